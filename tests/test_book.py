@@ -1,0 +1,155 @@
+"""Book integrity: the table of contents, the stored notebooks, glue, the build.
+
+nbval (run by tools/test.sh over book/) re-executes every notebook and
+compares outputs; these tests check what nbval cannot: that every chapter is
+in the book, was stored executed top to bottom with no errors, that every
+catalog loss is used somewhere, that glued numbers exist, and that the book
+builds with warnings as errors.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from lossbook import catalog
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+
+
+def toc_documents() -> list[str]:
+    """Document names in _toc.yml (root first), e.g. 'book/regression'."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    docs = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                docs.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    return docs
+
+
+def source_of(doc: str) -> pathlib.Path:
+    for suffix in (".ipynb", ".md"):
+        path = ROOT / f"{doc}{suffix}"
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"{doc} in _toc.yml has no .ipynb or .md file")
+
+
+NOTEBOOKS = [source_of(d) for d in toc_documents() if source_of(d).suffix == ".ipynb"]
+
+
+def load(path: pathlib.Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def text(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_every_toc_entry_exists_and_every_page_is_in_the_toc():
+    docs = toc_documents()
+    assert len(docs) == len(set(docs)), "a document is listed twice in _toc.yml"
+    for doc in docs:
+        source_of(doc)
+    on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in BOOK.glob("*") if p.suffix in (".ipynb", ".md")}
+    assert on_disk - set(docs) == set(), "pages in book/ that _toc.yml does not list"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_was_executed_top_to_bottom_without_errors(path):
+    nb = load(path)
+    cells = code_cells(nb)
+    counts = [c.get("execution_count") for c in cells]
+    assert None not in counts, f"{path.name}: code cells never executed (nbval would not compare them)"
+    assert counts == list(range(1, len(cells) + 1)), f"{path.name}: not executed top to bottom in one kernel"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", f"{path.name}: stored error output in\n{text(cell)}"
+            if out["output_type"] == "stream":
+                assert out["name"] == "stdout", f"{path.name}: stored stderr output {''.join(out['text'])!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_hold_nothing_machine_specific(path):
+    raw = path.read_text(encoding="utf-8")
+    for pattern, what in [
+        (r"0x[0-9a-f]{8,}", "a memory address"),
+        (r"\d+(\.\d+)?it/s", "a progress bar"),
+        (r"/tmp/ipykernel_", "a temporary path from a warning"),
+        (r"cuda:\d|device='cuda'", "a GPU device name"),
+    ]:
+        assert not re.search(pattern, raw), f"{path.name}: stored outputs contain {what}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_one_title(path):
+    headings = [
+        line for c in load(path)["cells"] if c["cell_type"] == "markdown"
+        for line in text(c).splitlines() if re.match(r"# \S", line)
+    ]
+    assert len(headings) == 1, f"{path.name}: expected one '# ' title, found {headings}"
+
+
+GLUE_ROLE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]+)`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glue_keys_resolve(path):
+    nb = load(path)
+    glued = {
+        out["metadata"]["scrapbook"]["name"]
+        for c in code_cells(nb) for out in c.get("outputs", [])
+        if "scrapbook" in out.get("metadata", {})
+    }
+    used = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            for ref in GLUE_ROLE.findall(text(cell)):
+                used.add(ref.split("::")[-1].split(":")[0])
+    assert used - glued == set(), f"{path.name}: glue keys used in prose but never glued"
+
+
+def test_every_catalog_loss_is_called_in_some_chapter():
+    code = "\n".join(text(c) for p in NOTEBOOKS for c in code_cells(load(p)))
+    missing = [k for k in catalog.keys() if not re.search(rf"(?<![\w]){k}\(", code)]
+    assert missing == [], f"catalog losses never called in an executed chapter: {missing}"
+
+
+def test_book_builds_with_warnings_as_errors(tmp_path_factory):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    # Stored outputs are shown as they are and verified by nbval; with no
+    # execution cache there is no stale cache to hide a change in lossbook.
+    assert config["execute"]["execute_notebooks"] == "off"
+    out = tmp_path_factory.mktemp("book")
+    jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent))
+    assert jb, "jupyter-book is not installed next to this Python"
+    run = subprocess.run(
+        [jb, "build", str(ROOT), "-W", "--path-output", str(out)],
+        capture_output=True, text=True, timeout=900,
+    )
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, f"book build failed:\n{log[-5000:]}"
+    assert "WARNING" not in log
+    html = out / "_build" / "html"
+    for doc in toc_documents():
+        assert (html / f"{doc}.html").exists(), f"{doc} was not built"
