@@ -126,8 +126,8 @@ def to_markdown(records: Iterable[LossRecord], columns: Sequence[str]) -> str:
     """
     def cell(rec: LossRecord, col: str) -> str:
         value = getattr(rec, col)
-        if col == "formula":  # a bare | would end the table cell
-            return "$" + value.replace("|", r"\vert ") + "$"
+        if col == "formula":  # a bare | would end the table cell; \| is a norm
+            return "$" + value.replace(r"\|", r"\Vert ").replace("|", r"\vert ") + "$"
         if col in ("key", "counterpart"):
             return f"`{value}`" if value else "—"
         if col == "sources":

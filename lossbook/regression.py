@@ -32,9 +32,7 @@ def _fused(
     """Call a fused PyTorch loss kernel; an empty ``"mean"`` becomes a zero sum."""
     _core.check_pair(pred, target)
     _core.check_reduction(reduction)
-    if reduction == "mean" and pred.numel() == 0:
-        reduction = "sum"  # PyTorch's mean of nothing is NaN; lossbook's is 0
-    return kernel(pred, target, reduction=reduction, **kwargs)
+    return kernel(pred, target, reduction=_core.empty_safe(reduction, pred.numel()), **kwargs)
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -250,10 +248,14 @@ def pseudo_huber(
     Barron's general robust loss at :math:`\alpha = 1` (with scale
     :math:`\delta`, times :math:`\delta^2`).
 
-    Computed as :math:`\delta^2 z^2 / (\sqrt{1+z^2} + 1)` with
-    :math:`z = r/\delta` and ``torch.hypot``, which equals the formula but
-    loses no digits to cancellation for small :math:`r` and does not
-    overflow for large :math:`r`. PyTorch has no built-in; the tests compare
+    Computed as :math:`r \cdot \delta r / (\sqrt{r^2 + \delta^2} + \delta)`
+    with ``torch.hypot``, which equals the formula (multiply it by
+    :math:`(\sqrt{1+z^2} + 1)/(\sqrt{1+z^2} + 1)`, :math:`z = r/\delta`) but
+    loses no digits to cancellation for small :math:`r` and forms neither
+    :math:`\delta^2`, :math:`r/\delta` nor :math:`r^2` (also not in the
+    backward pass): those overflow float32 for extreme ``delta``, and float16
+    already for :math:`|r/\delta| > 65504`.
+    PyTorch has no built-in; the tests compare
     with a float64 NumPy evaluation of the formula.
 
     Args:
@@ -278,8 +280,9 @@ def pseudo_huber(
     delta = _core.check_positive(delta, "delta")
     _core.check_pair(pred, target)
     _core.check_reduction(reduction)
-    z = (pred - target) / delta
-    loss = (delta * delta) * z * (z / (torch.hypot(z, torch.ones_like(z)) + 1.0))
+    r = pred - target
+    d = torch.full_like(r, delta)
+    loss = r * (delta * (r / (torch.hypot(r, d) + d)))
     return _core.reduce(loss, reduction)
 
 

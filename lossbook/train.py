@@ -104,6 +104,8 @@ def fit(
     Returns:
         The :class:`History` of the run.
     """
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
     if patience is not None and validation is None:
         raise ValueError("patience needs validation data to watch")
     if x.shape[0] != y.shape[0]:
@@ -135,6 +137,8 @@ def fit(
             loss = loss_fn(model(x[idx]), y[idx])
             loss.backward()
             grads = [p.grad for p in model.parameters() if p.grad is not None]
+            if not grads:
+                raise ValueError("the loss does not depend on any parameter of the model")
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
             if clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
