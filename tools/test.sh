@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tools/setup.sh
-export LOSSBOOK_PROGRESS=0
+# The stored outputs were produced on the CPU; nbval must reproduce them there
+# even on a machine with a GPU (a reader's run still uses the GPU).
+export LOSSBOOK_PROGRESS=0 LOSSBOOK_DEVICE=cpu
 exec .venv/bin/python -m pytest tests book \
   --nbval --nbval-current-env \
   --nbval-sanitize-with tests/nbval_sanitize.cfg \
