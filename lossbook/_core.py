@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from typing import Iterator
 
 import torch
@@ -124,7 +125,9 @@ def check_nonnegative(value: object, name: str) -> float:
 
 
 def _real(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real admits Python and NumPy scalars; bool is an Integral but
+    # never a meaningful threshold, so it is refused.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
     if not math.isfinite(v):
@@ -158,3 +161,121 @@ def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
         return loss.sum()
     return loss.mean()
 
+
+
+# --------------------------------------------------------------------------
+# Value-range checks (skipped when value checks are off)
+
+
+def check_unit_interval(x: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` unless every value of ``x`` is in [0, 1] (NaN is not)."""
+    if not _value_checks_enabled or x.numel() == 0:
+        return
+    ok = (x >= 0) & (x <= 1)
+    if not bool(ok.all()):
+        bad = x[~ok].flatten()[:3].tolist()
+        raise ValueError(f"{name} must hold probabilities in [0, 1], got values such as {bad}")
+
+
+def check_class_indices(
+    target: torch.Tensor, num_classes: int, name: str = "target", ignore_index: int | None = None
+) -> None:
+    """Raise ``ValueError`` unless every index is in ``[0, num_classes)`` (or ``ignore_index``)."""
+    if not _value_checks_enabled or target.numel() == 0:
+        return
+    ok = (target >= 0) & (target < num_classes)
+    if ignore_index is not None:
+        ok |= target == ignore_index
+    if not bool(ok.all()):
+        bad = target[~ok].flatten()[:3].tolist()
+        raise ValueError(
+            f"{name} must hold class indices in [0, {num_classes - 1}], got values such as {bad}"
+        )
+
+
+def check_signs(target: torch.Tensor, name: str = "target") -> None:
+    """Raise ``ValueError`` unless every value is -1 or +1."""
+    if not _value_checks_enabled or target.numel() == 0:
+        return
+    ok = (target == 1) | (target == -1)
+    if not bool(ok.all()):
+        bad = target[~ok].flatten()[:3].tolist()
+        raise ValueError(f"{name} must hold labels -1 or +1, got values such as {bad}")
+
+
+# --------------------------------------------------------------------------
+# Class-dimension checks (classification, segmentation, ...)
+
+
+def num_classes(scores: torch.Tensor, name: str) -> int:
+    check_tensor(scores, name)
+    if scores.dim() < 2:
+        raise ValueError(
+            f"{name} must have shape (N, C) or (N, C, d1, ...), got {tuple(scores.shape)}"
+        )
+    return scores.shape[1]
+
+
+def check_index_target(scores: torch.Tensor, target: object, name: str, ignore_index: int | None = None) -> None:
+    """Check integer class indices of shape ``(N, d1, ...)`` against ``(N, C, d1, ...)`` scores."""
+    check_tensor(target, "target", floating=False)
+    if target.is_floating_point() or target.dtype == torch.bool or target.is_complex():
+        raise TypeError(f"target must hold integer class indices (int64), got {target.dtype}")
+    expected = scores.shape[:1] + scores.shape[2:]
+    if target.shape != expected:
+        raise ValueError(
+            f"target must have shape {tuple(expected)} for {name} of shape "
+            f"{tuple(scores.shape)}, got {tuple(target.shape)}"
+        )
+    if target.device != scores.device:
+        raise ValueError(f"target must be on {name}'s device ({scores.device}), got {target.device}")
+    check_class_indices(target, scores.shape[1], ignore_index=ignore_index)
+
+
+def check_class_weight(weight: object, scores: torch.Tensor) -> torch.Tensor | None:
+    """``None`` or a floating ``(C,)`` tensor on the scores' device and dtype."""
+    if weight is None:
+        return None
+    check_tensor(weight, "weight")
+    c = scores.shape[1]
+    if weight.shape != (c,):
+        raise ValueError(f"weight must have shape ({c},), one per class, got {tuple(weight.shape)}")
+    if weight.dtype != scores.dtype or weight.device != scores.device:
+        raise TypeError(
+            f"weight must match the scores' dtype and device ({scores.dtype}, {scores.device}), "
+            f"got {weight.dtype} on {weight.device}"
+        )
+    return weight
+
+
+def check_broadcast_weight(weight: object, shape: torch.Size, name: str, like: torch.Tensor) -> torch.Tensor | None:
+    """``None`` or a floating tensor that broadcasts to ``shape`` (PyTorch's rule for BCE weights)."""
+    if weight is None:
+        return None
+    check_tensor(weight, name)
+    try:
+        ok = torch.broadcast_shapes(weight.shape, shape) == shape
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must broadcast to {tuple(shape)}, got {tuple(weight.shape)}")
+    if weight.dtype != like.dtype or weight.device != like.device:
+        raise TypeError(f"{name} must match the input's dtype and device, got {weight.dtype} on {weight.device}")
+    return weight
+
+
+def mean_over_targets(
+    total: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int | None
+) -> torch.Tensor:
+    """``total / sum of w[target]`` over counted targets; 0 (not NaN) when none count."""
+    keep = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+    if weight is None:
+        den = keep.sum().to(total.dtype)
+    else:
+        den = torch.where(keep, weight[target.clamp(0, weight.numel() - 1)], 0).sum()
+    return total / torch.where(den > 0, den, torch.ones_like(den))
+
+
+def empty_safe(reduction: str, n: int) -> str:
+    # PyTorch's mean of nothing is NaN; lossbook's is a zero that backpropagates.
+    return "sum" if reduction == "mean" and n == 0 else reduction
