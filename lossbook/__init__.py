@@ -9,12 +9,42 @@ list.
 
 from ._core import set_value_checks, value_checks
 from ._device import device
+from .boxes import ciou_loss, diou_loss, giou_loss, iou_loss
+from .classification import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    focal,
+    hinge,
+    kl_divergence,
+    multiclass_hinge,
+    nll,
+    softmax_focal,
+)
+from .metric import contrastive, triplet
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
+from .segmentation import dice_loss
 
 __version__ = "0.1.0"
 
 __all__ = sorted(
     [
+        "binary_cross_entropy",
+        "ciou_loss",
+        "contrastive",
+        "dice_loss",
+        "diou_loss",
+        "giou_loss",
+        "iou_loss",
+        "triplet",
+        "binary_cross_entropy_with_logits",
+        "cross_entropy",
+        "focal",
+        "hinge",
+        "kl_divergence",
+        "multiclass_hinge",
+        "nll",
+        "softmax_focal",
         "device",
         "huber",
         "log_cosh",

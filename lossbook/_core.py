@@ -219,7 +219,7 @@ def num_classes(scores: torch.Tensor, name: str) -> int:
 def check_index_target(scores: torch.Tensor, target: object, name: str, ignore_index: int | None = None) -> None:
     """Check integer class indices of shape ``(N, d1, ...)`` against ``(N, C, d1, ...)`` scores."""
     check_tensor(target, "target", floating=False)
-    if target.is_floating_point() or target.dtype == torch.bool or target.is_complex():
+    if target.dtype != torch.int64:  # PyTorch's kernels (nll_loss, gather, multi_margin_loss) need int64
         raise TypeError(f"target must hold integer class indices (int64), got {target.dtype}")
     expected = scores.shape[:1] + scores.shape[2:]
     if target.shape != expected:

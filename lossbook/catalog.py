@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import regression
+from . import boxes, classification, metric, regression, segmentation
 
 __all__ = ["LossRecord", "RECORDS", "get", "keys", "by_family", "to_markdown"]
 
@@ -42,11 +42,23 @@ class LossRecord:
     chapter: str  #: the book chapter (document name) that teaches it
 
 
-def _regression(**kw) -> LossRecord:
+_MODULES = {
+    "regression": regression,
+    "classification": classification,
+    "metric": metric,
+    "boxes": boxes,
+    "segmentation": segmentation,
+}
+
+
+def _record(family: str, chapter: str, **kw) -> LossRecord:
     return LossRecord(
-        family="regression", function=getattr(regression, kw["key"]),
-        chapter="book/regression", **kw,
+        family=family, function=getattr(_MODULES[family], kw["key"]), chapter=chapter, **kw
     )
+
+
+def _regression(**kw) -> LossRecord:
+    return _record("regression", "book/regression", **kw)
 
 
 RECORDS: tuple[LossRecord, ...] = (
@@ -94,6 +106,132 @@ RECORDS: tuple[LossRecord, ...] = (
         formula=r"\log\cosh(\hat y - y)", task="regression, robust and smooth",
         sources=(), counterpart=None,
         paper="Saleh and Saleh (2022), Statistical properties of the log-cosh loss",
+    ),
+    _record(
+        "classification", "book/probabilities",
+        key="cross_entropy", name="Cross-entropy (softmax)", chinese="交叉熵损失",
+        formula=r"-w_y \log \frac{e^{z_y}}{\sum_c e^{z_c}}",
+        task="multi-class classification (also weighted, label-smoothed, soft targets)",
+        sources=("000", "001", "002", "003", "004"),
+        counterpart="torch.nn.functional.cross_entropy",
+        paper="Bishop (2006), Pattern Recognition and Machine Learning, §4.3.4",
+    ),
+    _record(
+        "classification", "book/probabilities",
+        key="nll", name="Negative log-likelihood", chinese="负对数似然损失",
+        formula=r"-w_y\, s_y \quad (s = \log\mathrm{softmax}(z))",
+        task="multi-class classification from log-probabilities", sources=("002",),
+        counterpart="torch.nn.functional.nll_loss",
+        paper="Fisher (1922): maximum likelihood",
+    ),
+    _record(
+        "classification", "book/probabilities",
+        key="binary_cross_entropy", name="Binary cross-entropy (log loss)", chinese="二元交叉熵（对数损失）",
+        formula=r"-\big(t\log p + (1-t)\log(1-p)\big)",
+        task="binary and multi-label classification, from probabilities",
+        sources=("001", "002", "003"), counterpart="torch.nn.functional.binary_cross_entropy",
+        paper="Cox (1958), The regression analysis of binary sequences",
+    ),
+    _record(
+        "classification", "book/probabilities",
+        key="binary_cross_entropy_with_logits", name="Binary cross-entropy with logits",
+        chinese="带logits的二元交叉熵",
+        formula=r"w_+ t\,\mathrm{softplus}(-x) + (1-t)\,\mathrm{softplus}(x)",
+        task="binary and multi-label classification, from logits (stable)",
+        sources=("002", "003"), counterpart="torch.nn.functional.binary_cross_entropy_with_logits",
+        paper="Cox (1958), The regression analysis of binary sequences",
+    ),
+    _record(
+        "classification", "book/probabilities",
+        key="kl_divergence", name="Kullback–Leibler divergence", chinese="KL散度",
+        formula=r"\sum_c q_c\,(\log q_c - \log p_c)",
+        task="matching a target distribution (distillation, soft labels)", sources=("003",),
+        counterpart="torch.nn.functional.kl_div",
+        paper="Kullback and Leibler (1951), On Information and Sufficiency",
+    ),
+    _record(
+        "classification", "book/margins",
+        key="hinge", name="Hinge loss", chinese="合页损失（Hinge损失）",
+        formula=r"\max(0,\ m - t s)", task="binary classification with a margin (SVM)",
+        sources=("000", "001"), counterpart=None,
+        paper="Cortes and Vapnik (1995), Support-Vector Networks",
+    ),
+    _record(
+        "classification", "book/margins",
+        key="multiclass_hinge", name="Multi-class hinge (Weston–Watkins)", chinese="多类合页损失",
+        formula=r"\tfrac1C \sum_{c\ne y} \max(0,\ m - s_y + s_c)^p",
+        task="multi-class classification with a margin", sources=("000",),
+        counterpart="torch.nn.functional.multi_margin_loss",
+        paper="Weston and Watkins (1999), SVMs for Multi-Class Pattern Recognition",
+    ),
+    _record(
+        "classification", "book/margins",
+        key="focal", name="Focal loss (sigmoid)", chinese="焦点损失（Focal Loss）",
+        formula=r"-\alpha_t (1-p_t)^\gamma \log p_t",
+        task="binary / multi-label classification with many easy negatives (dense detection)",
+        sources=("001", "002"), counterpart="torchvision.ops.sigmoid_focal_loss",
+        paper="Lin et al. (2017), Focal Loss for Dense Object Detection",
+    ),
+    _record(
+        "classification", "book/margins",
+        key="softmax_focal", name="Focal loss (softmax, multi-class)", chinese="多类焦点损失",
+        formula=r"-w_y (1-p_y)^\gamma \log p_y",
+        task="multi-class classification with class imbalance", sources=("002",),
+        counterpart=None, paper="Lin et al. (2017), Focal Loss for Dense Object Detection",
+    ),
+    _record(
+        "metric", "book/embeddings",
+        key="triplet", name="Triplet margin loss", chinese="三元组损失",
+        formula=r"\max\big(0,\ d(a,p) - d(a,n) + m\big)",
+        task="metric learning: verification, retrieval (anchor, positive, negative)",
+        sources=("000", "002"), counterpart="torch.nn.functional.triplet_margin_loss",
+        paper="Schroff et al. (2015), FaceNet; Weinberger and Saul (2009), LMNN",
+    ),
+    _record(
+        "metric", "book/embeddings",
+        key="contrastive", name="Contrastive loss", chinese="对比损失",
+        formula=r"s\,d^2 + (1-s)\max(0,\ m - d)^2",
+        task="metric learning on pairs (similar / dissimilar)", sources=("002",),
+        counterpart=None,
+        paper="Hadsell, Chopra and LeCun (2006), Dimensionality Reduction by Learning an Invariant Mapping",
+    ),
+    _record(
+        "boxes", "book/boxes_and_masks",
+        key="iou_loss", name="IoU loss", chinese="IoU损失（交并比损失）",
+        formula=r"1 - \frac{|B \cap B^{gt}|}{|B \cup B^{gt}|}",
+        task="bounding-box regression", sources=("001",), counterpart=None,
+        paper="Yu et al. (2016), UnitBox",
+    ),
+    _record(
+        "boxes", "book/boxes_and_masks",
+        key="giou_loss", name="Generalized IoU loss", chinese="GIoU损失",
+        formula=r"1 - \mathrm{IoU} + \frac{|C| - |B \cup B^{gt}|}{|C|}",
+        task="bounding-box regression (gradient for disjoint boxes)", sources=(),
+        counterpart="torchvision.ops.generalized_box_iou_loss",
+        paper="Rezatofighi et al. (2019), Generalized Intersection over Union",
+    ),
+    _record(
+        "boxes", "book/boxes_and_masks",
+        key="diou_loss", name="Distance IoU loss", chinese="DIoU损失",
+        formula=r"1 - \mathrm{IoU} + \rho^2 / c^2",
+        task="bounding-box regression (centre distance)", sources=(),
+        counterpart="torchvision.ops.distance_box_iou_loss",
+        paper="Zheng et al. (2020), Distance-IoU Loss",
+    ),
+    _record(
+        "boxes", "book/boxes_and_masks",
+        key="ciou_loss", name="Complete IoU loss", chinese="CIoU损失",
+        formula=r"1 - \mathrm{IoU} + \rho^2 / c^2 + \alpha v",
+        task="bounding-box regression (centre distance and aspect ratio)", sources=("001",),
+        counterpart="torchvision.ops.complete_box_iou_loss",
+        paper="Zheng et al. (2020), Distance-IoU Loss",
+    ),
+    _record(
+        "segmentation", "book/boxes_and_masks",
+        key="dice_loss", name="Dice loss (soft)", chinese="Dice损失",
+        formula=r"1 - \frac{2\sum_i p_i t_i + s}{\sum_i p_i + \sum_i t_i + s}",
+        task="segmentation under class imbalance", sources=("002",), counterpart=None,
+        paper="Dice (1945); Milletari et al. (2016), V-Net",
     ),
 )
 

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-__all__ = ["line_with_outliers", "noisy_sine", "split"]
+__all__ = ["line_with_outliers", "noisy_sine", "split", "two_moons", "imbalanced", "digits"]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -94,3 +94,70 @@ def split(
     for t in tensors:
         out += [t[kept.to(t.device)], t[held.to(t.device)]]
     return out
+
+
+def two_moons(
+    n: int = 200, *, noise: float = 0.15, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two interleaved half circles: a two-class problem no line can separate.
+
+    Returns:
+        ``x`` of shape ``(n, 2)`` and integer labels ``y`` of shape ``(n,)``,
+        ``n // 2`` of class 0 (upper moon) and the rest class 1.
+    """
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    g = _generator(seed)
+    n0 = n // 2
+    angle = torch.rand(n, generator=g) * math.pi
+    upper = torch.stack([torch.cos(angle[:n0]), torch.sin(angle[:n0])], 1)
+    lower = torch.stack([1 - torch.cos(angle[n0:]), 0.5 - torch.sin(angle[n0:])], 1)
+    x = torch.cat([upper, lower]) + noise * torch.randn(n, 2, generator=g)
+    y = torch.cat([torch.zeros(n0, dtype=torch.long), torch.ones(n - n0, dtype=torch.long)])
+    return x, y
+
+
+def imbalanced(
+    n: int = 5100, *, ratio: float = 50.0, separation: float = 2.0, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A binary problem with one rare class: about ``1 : ratio`` positives to negatives.
+
+    Negatives are a standard Gaussian in 2-D; positives a Gaussian of
+    standard deviation 0.7 whose centre is ``separation`` away, so the
+    classes overlap and the rare one is easy to sacrifice for accuracy.
+
+    Returns:
+        ``x`` of shape ``(n, 2)`` and integer labels ``y`` of shape ``(n,)``
+        (1 = rare class), shuffled.
+    """
+    if ratio <= 0:
+        raise ValueError(f"ratio must be > 0, got {ratio}")
+    g = _generator(seed)
+    n_pos = max(1, round(n / (ratio + 1)))
+    neg = torch.randn(n - n_pos, 2, generator=g)
+    pos = 0.7 * torch.randn(n_pos, 2, generator=g) + separation / math.sqrt(2.0)
+    x = torch.cat([neg, pos])
+    y = torch.cat([torch.zeros(n - n_pos, dtype=torch.long), torch.ones(n_pos, dtype=torch.long)])
+    perm = torch.randperm(n, generator=g)
+    return x[perm], y[perm]
+
+
+def digits(
+    *, test_fraction: float = 0.25, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """scikit-learn's handwritten digits (1797 images of 8x8 pixels, 10 classes).
+
+    The data ship inside scikit-learn, so nothing is downloaded. Pixels are
+    scaled from 0..16 to [0, 1] and flattened to 64 features.
+
+    Returns:
+        ``x_train, y_train, x_test, y_test``: features ``(n, 64)`` float32
+        and integer labels ``(n,)``, split at random by ``seed``.
+    """
+    from sklearn.datasets import load_digits  # an optional dependency
+
+    bunch = load_digits()
+    x = torch.tensor(bunch.data, dtype=torch.float32) / 16.0
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    x_train, x_test, y_train, y_test = split(x, y, fraction=test_fraction, seed=seed)
+    return x_train, y_train, x_test, y_test

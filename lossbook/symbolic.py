@@ -1,5 +1,9 @@
 """Symbolic (sympy) forms of the losses that are scalar functions of one variable.
 
+The variable is the residual ``r`` for regression losses, the probability
+``p`` or the logit ``x`` for binary cross-entropy and focal loss, and the
+score ``s`` for the hinge; targets and hyperparameters are parameters.
+
 Chapters derive gradients from these forms and print them as LaTeX; the tests
 check each derived gradient against autograd on the torch implementation.
 
@@ -18,7 +22,10 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-__all__ = ["SymbolicLoss", "form", "keys", "rmse_form", "r", "delta", "beta"]
+__all__ = [
+    "SymbolicLoss", "form", "keys", "rmse_form",
+    "r", "delta", "beta", "x", "p", "s", "t", "m", "alpha", "gamma", "sigmoid",
+]
 
 #: The residual :math:`r = \hat y - y`.
 r = sp.Symbol("r", real=True)
@@ -26,6 +33,24 @@ r = sp.Symbol("r", real=True)
 delta = sp.Symbol("delta", positive=True)
 #: Smooth L1 threshold.
 beta = sp.Symbol("beta", positive=True)
+#: A logit (binary losses computed from logits).
+x = sp.Symbol("x", real=True)
+#: A predicted probability.
+p = sp.Symbol("p", positive=True)
+#: A real-valued score (margin losses).
+s = sp.Symbol("s", real=True)
+#: A target: a probability in [0, 1], or a label -1/+1 for the hinge.
+t = sp.Symbol("t", real=True)
+#: Margin of the hinge loss.
+m = sp.Symbol("m", nonnegative=True)
+#: Focal loss: weight of the positive class, and focusing parameter.
+alpha = sp.Symbol("alpha", nonnegative=True)
+gamma = sp.Symbol("gamma", nonnegative=True)
+
+
+def sigmoid(z: sp.Expr) -> sp.Expr:
+    """The logistic function :math:`1 / (1 + e^{-z})`."""
+    return 1 / (1 + sp.exp(-z))
 
 
 @dataclass(frozen=True)
@@ -94,7 +119,25 @@ def _forms() -> dict[str, SymbolicLoss]:
             "pseudo_huber", delta**2 * (sp.sqrt(1 + (r / delta) ** 2) - 1), r, {"delta": delta}
         ),
         "log_cosh": SymbolicLoss("log_cosh", sp.log(sp.cosh(r)), r),
+        "binary_cross_entropy": SymbolicLoss(
+            "binary_cross_entropy", -(t * sp.log(p) + (1 - t) * sp.log(1 - p)), p, {"t": t}
+        ),
+        "binary_cross_entropy_with_logits": SymbolicLoss(
+            "binary_cross_entropy_with_logits",
+            -(t * sp.log(sigmoid(x)) + (1 - t) * sp.log(1 - sigmoid(x))), x, {"t": t},
+        ),
+        "hinge": SymbolicLoss("hinge", sp.Max(0, m - t * s), s, {"t": t, "m": m}),
+        "focal": SymbolicLoss("focal", _focal(), x, {"t": t, "alpha": alpha, "gamma": gamma}),
     }
+
+
+def _focal() -> sp.Expr:
+    # torchvision's form: alpha_t * (1 - p_t)**gamma * (binary cross-entropy)
+    q = sigmoid(x)
+    p_t = q * t + (1 - q) * (1 - t)
+    alpha_t = alpha * t + (1 - alpha) * (1 - t)
+    ce = -(t * sp.log(q) + (1 - t) * sp.log(1 - q))
+    return alpha_t * (1 - p_t) ** gamma * ce
 
 
 _FORMS = _forms()

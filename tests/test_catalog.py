@@ -105,6 +105,10 @@ def test_regression_losses_have_symbolic_forms(key):
     assert symbolic.form(key).key == key
 
 
+def test_every_symbolic_form_is_a_catalog_loss():
+    assert set(symbolic.keys()) <= set(KEYS)
+
+
 def _cells(row):
     """Cells of a Markdown table row; an escaped ``\\|`` does not split."""
     assert row.startswith("| ") and row.endswith(" |"), row

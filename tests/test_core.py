@@ -1,4 +1,4 @@
-"""The private helpers in lossbook._core: reductions, argument checks, value-check switch."""
+"""The private helpers in lossbook._core: reductions, argument, value-range and class-dimension checks."""
 
 import math
 import re
@@ -228,3 +228,211 @@ def test_value_checks_rejects_non_bool_without_changing_state():
         with lossbook.value_checks("off"):
             pass  # pragma: no cover - never entered
     assert _core.value_checks_enabled() is True
+
+
+# --------------------------------------------------------------------------
+# Value-range checks: they read the data, so lossbook.value_checks(False) skips them
+
+nan = math.nan
+VALUE_CHECKS = {  # name -> (check(x), valid data, its dtype, message start)
+    "unit_interval": (lambda x: _core.check_unit_interval(x, "probs"), [0.0, 0.25, 1.0], torch.float32,
+                      r"^probs must hold probabilities in \[0, 1\], got values such as "),
+    "class_indices": (lambda x: _core.check_class_indices(x, 3, "labels"), [0, 1, 2], torch.int64,
+                      r"^labels must hold class indices in \[0, 2\], got values such as "),
+    "signs": (lambda x: _core.check_signs(x, "y"), [-1.0, 1.0, 1.0], torch.float32,
+              r"^y must hold labels -1 or \+1, got values such as "),
+}
+
+
+@pytest.mark.parametrize("name", VALUE_CHECKS)
+def test_value_checks_accept_valid_and_empty_data(name):
+    check, good, dtype, _ = VALUE_CHECKS[name]
+    assert check(torch.tensor(good, dtype=dtype)) is None
+    assert check(torch.tensor(good, dtype=dtype).view(1, 3, 1)) is None
+    assert check(torch.empty(0, 2, dtype=dtype)) is None
+
+
+@pytest.mark.parametrize(
+    "name, bad, shown",
+    [
+        ("unit_interval", [0.5, 1.5], [1.5]),
+        ("unit_interval", [-0.25, 0.0], [-0.25]),
+        ("unit_interval", [nan, 0.5], ["nan"]),  # NaN is no probability
+        ("unit_interval", [[2.0, -1.0], [0.5, 3.0], [4.0, 0.0]], [2.0, -1.0, 3.0]),  # at most three shown
+        ("class_indices", [0, 3, 1], [3]),
+        ("class_indices", [-1, 0, 2], [-1]),
+        ("class_indices", [5, -2, 7, 9], [5, -2, 7]),
+        ("signs", [1.0, 0.0], [0.0]),
+        ("signs", [0.5, -1.0, 2.0], [0.5, 2.0]),
+        ("signs", [nan, 1.0], ["nan"]),
+    ],
+)
+def test_value_checks_name_the_argument_and_show_the_values(name, bad, shown):
+    check, _, dtype, start = VALUE_CHECKS[name]
+    values = re.escape("[" + ", ".join(str(v) for v in shown) + "]")
+    with pytest.raises(ValueError, match=f"{start}{values}$"):
+        check(torch.tensor(bad, dtype=dtype))
+
+
+@pytest.mark.parametrize("name", VALUE_CHECKS)
+def test_value_checks_off_read_no_data(name):
+    check, good, dtype, _ = VALUE_CHECKS[name]
+    bad = torch.tensor(good, dtype=dtype) + 7  # out of range for every check
+    meta = torch.empty(3, dtype=dtype, device="meta")  # a tensor with no data at all
+    with pytest.raises(ValueError):
+        check(bad)
+    with pytest.raises(RuntimeError, match="meta"):  # the check on reads values...
+        check(meta)
+    with lossbook.value_checks(False):  # ...and off, it does not touch them
+        assert check(bad) is None
+        assert check(meta) is None
+    with pytest.raises(ValueError):
+        check(bad)
+
+
+def test_check_class_indices_allows_ignore_index():
+    target = torch.tensor([0, -100, 2, -100])
+    assert _core.check_class_indices(target, 3, ignore_index=-100) is None
+    message = r"^target must hold class indices in \[0, 2\], got values such as \[-100, -100\]$"
+    with pytest.raises(ValueError, match=message):
+        _core.check_class_indices(target, 3)
+    with pytest.raises(ValueError, match=r"got values such as \[-100, -100\]$"):
+        _core.check_class_indices(target, 3, ignore_index=-1)
+
+
+# --------------------------------------------------------------------------
+# Class-dimension checks
+
+
+@pytest.mark.parametrize("shape, c", [((4, 3), 3), ((2, 5, 3, 3), 5), ((0, 2), 2), ((4, 1), 1)])
+def test_num_classes_is_dim_1(shape, c):
+    assert _core.num_classes(torch.zeros(shape), "logits") == c
+
+
+@pytest.mark.parametrize(
+    "scores, error, match",
+    [
+        (torch.zeros(4), ValueError, r"^scores must have shape \(N, C\) or \(N, C, d1, \.\.\.\), got \(4,\)$"),
+        (torch.tensor(1.0), ValueError, r"^scores must have shape \(N, C\) or \(N, C, d1, \.\.\.\), got \(\)$"),
+        (torch.zeros(4, 3, dtype=torch.int64), TypeError, r"^scores must have a floating-point dtype"),
+        ([[0.0, 1.0]], TypeError, r"^scores must be a torch\.Tensor, got list$"),
+    ],
+    ids=["1d", "0d", "int", "list"],
+)
+def test_num_classes_rejects(scores, error, match):
+    with pytest.raises(error, match=match):
+        _core.num_classes(scores, "scores")
+
+
+@pytest.mark.parametrize(
+    "scores, target, match",
+    [
+        (_f(4, 3), torch.zeros(4, dtype=torch.int32),
+         r"^target must hold integer class indices \(int64\), got torch\.int32$"),
+        (_f(4, 3), torch.zeros(4), r"^target must hold integer class indices \(int64\), got torch\.float32$"),
+        (_f(4, 3), torch.zeros(3, dtype=torch.int64),
+         r"^target must have shape \(4,\) for s of shape \(4, 3\), got \(3,\)$"),
+        (_f(2, 3, 5), torch.zeros(2, 3, dtype=torch.int64),
+         r"^target must have shape \(2, 5\) for s of shape \(2, 3, 5\), got \(2, 3\)$"),
+        (_f(4, 3), torch.zeros(4, dtype=torch.int64, device="meta"),
+         r"^target must be on s's device \(cpu\), got meta$"),
+        (_f(4, 3), torch.tensor([0, 1, 2, 3]),
+         r"^target must hold class indices in \[0, 2\], got values such as \[3\]$"),
+    ],
+    ids=["int32", "float", "length", "spatial", "device", "range"],
+)
+def test_check_index_target_rejects(scores, target, match):
+    error = TypeError if "int64" in match else ValueError
+    with pytest.raises(error, match=match):
+        _core.check_index_target(scores, target, "s")
+
+
+def test_check_index_target_accepts_indices_and_ignore_index():
+    assert _core.check_index_target(_f(2, 3, 5), torch.zeros(2, 5, dtype=torch.int64), "s") is None
+    assert _core.check_index_target(_f(3, 3), torch.tensor([2, -100, 0]), "s", ignore_index=-100) is None
+    with lossbook.value_checks(False):  # the range is a value check; shape and dtype are not
+        assert _core.check_index_target(_f(2, 3), torch.tensor([7, -5]), "s") is None
+        with pytest.raises(TypeError, match="int64"):
+            _core.check_index_target(_f(2, 3), torch.tensor([0.0, 1.0]), "s")
+
+
+def test_check_class_weight():
+    scores, w = _f(4, 3), torch.tensor([1.0, 2.0, 0.5])
+    assert _core.check_class_weight(None, scores) is None
+    assert _core.check_class_weight(w, scores) is w
+    with pytest.raises(ValueError, match=r"^weight must have shape \(3,\), one per class, got \(2,\)$"):
+        _core.check_class_weight(w[:2], scores)
+    with pytest.raises(TypeError, match=r"^weight must match the scores' dtype and device \(torch\.float32, cpu\), "
+                                        r"got torch\.float64 on cpu$"):
+        _core.check_class_weight(w.double(), scores)
+    with pytest.raises(TypeError, match=r"^weight must match .* got torch\.float32 on meta$"):
+        _core.check_class_weight(w.to("meta"), scores)
+    with pytest.raises(TypeError, match=r"^weight must be a torch\.Tensor, got list$"):
+        _core.check_class_weight([1.0, 2.0, 0.5], scores)
+
+
+@pytest.mark.parametrize("shape", [(3,), (4, 1), (1, 3), (4, 3), ()], ids=str)
+def test_check_broadcast_weight_accepts_what_broadcasts(shape):
+    w = torch.ones(shape)
+    assert _core.check_broadcast_weight(w, torch.Size((4, 3)), "pos_weight", _f(4, 3)) is w
+    assert _core.check_broadcast_weight(None, torch.Size((4, 3)), "pos_weight", _f(4, 3)) is None
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3), (1, 4, 3), (5, 1)], ids=str)
+def test_check_broadcast_weight_rejects_what_would_change_the_shape(shape):
+    message = rf"^pos_weight must broadcast to \(4, 3\), got {re.escape(str(shape))}$"
+    with pytest.raises(ValueError, match=message):
+        _core.check_broadcast_weight(torch.ones(shape), torch.Size((4, 3)), "pos_weight", _f(4, 3))
+    with pytest.raises(TypeError, match=r"^pos_weight must match the input's dtype and device, got torch\.float64"):
+        _core.check_broadcast_weight(torch.ones(3, dtype=torch.float64), torch.Size((4, 3)), "pos_weight", _f(4, 3))
+
+
+# --------------------------------------------------------------------------
+# mean_over_targets, empty_safe
+
+
+@pytest.mark.parametrize(
+    "target, weight, ignore_index, expected",
+    [
+        ([0, 1, 2], None, None, 2.0),  # 6 / 3 targets
+        ([0, 1, 2], [1.0, 2.0, 3.0], None, 1.0),  # 6 / (1 + 2 + 3)
+        ([2, 2, 0], [1.0, 2.0, 3.0], -100, 6 / 7),  # 6 / (3 + 3 + 1)
+        ([0, -100, 2], None, -100, 3.0),  # 6 / 2 counted targets
+        ([0, -100, 2], [1.0, 2.0, 3.0], -100, 1.5),  # 6 / (1 + 3); -100 never indexes the weight
+        ([1, 1, 2], [1.0, 2.0, 3.0], 1, 2.0),  # ignore_index may be a real class: 6 / 3
+    ],
+)
+def test_mean_over_targets_is_the_weighted_mean(target, weight, ignore_index, expected):
+    w = None if weight is None else torch.tensor(weight, dtype=torch.float64)
+    got = _core.mean_over_targets(torch.tensor(6.0, dtype=torch.float64), torch.tensor(target), w, ignore_index)
+    assert math.isclose(got.item(), expected, rel_tol=1e-15)
+
+
+@pytest.mark.parametrize("weight", [None, torch.tensor([1.0, 2.0])], ids=["unweighted", "weighted"])
+def test_mean_over_targets_is_zero_when_no_target_counts(weight):
+    z = torch.ones(3, requires_grad=True)
+    total = (z * 0).sum()  # what a loss sums when every target is ignored
+    target = torch.full((3,), -100)
+    assert torch.isnan(total / (target != -100).sum())  # the naive mean: 0 / 0
+    got = _core.mean_over_targets(total, target, weight, -100)
+    assert got.item() == 0.0
+    (grad,) = torch.autograd.grad(got, z)
+    assert (grad == 0).all()
+    empty = _core.mean_over_targets(torch.zeros(()), torch.empty(0, dtype=torch.int64), weight, None)
+    assert empty.item() == 0.0
+
+
+@pytest.mark.parametrize(
+    "reduction, n, expected",
+    [("mean", 0, "sum"), ("mean", 1, "mean"), ("mean", 5, "mean"),
+     ("sum", 0, "sum"), ("none", 0, "none"), ("none", 3, "none")],
+)
+def test_empty_safe(reduction, n, expected):
+    assert _core.empty_safe(reduction, n) == expected
+
+
+def test_empty_safe_avoids_pytorchs_nan_mean():
+    x = torch.empty(0)
+    bce = torch.nn.functional.binary_cross_entropy
+    assert torch.isnan(bce(x, x, reduction="mean"))  # PyTorch's mean of nothing
+    assert bce(x, x, reduction=_core.empty_safe("mean", 0)).item() == 0.0

@@ -16,7 +16,12 @@ from lossbook import data, plot, train
 # --------------------------------------------------------------------------
 # data
 
-GENERATORS = {"line_with_outliers": data.line_with_outliers, "noisy_sine": data.noisy_sine}
+GENERATORS = {
+    "line_with_outliers": data.line_with_outliers,
+    "noisy_sine": data.noisy_sine,
+    "two_moons": data.two_moons,
+    "imbalanced": data.imbalanced,
+}
 
 
 @pytest.mark.parametrize("name", GENERATORS)
@@ -25,7 +30,9 @@ def test_generators_are_deterministic(name):
     a, b, c = make(seed=3), make(seed=3), make(seed=4)
     for x, y in zip(a, b):
         assert torch.equal(x, y)
-    assert not torch.equal(a[0], c[0]) and not torch.equal(a[1], c[1])
+    assert not torch.equal(a[0], c[0])
+    if name != "two_moons":  # its labels are fixed by design: n // 2 zeros, then ones
+        assert not torch.equal(a[1], c[1])
 
 
 def test_line_with_outliers_shapes_and_mask():
@@ -59,6 +66,38 @@ def test_noisy_sine_shapes_and_order():
     torch.testing.assert_close(y, torch.sin(2 * torch.pi * x))  # no noise: on the curve
 
 
+def test_two_moons_classes_and_shape():
+    x, y = data.two_moons(101, noise=0.0)
+    assert x.shape == (101, 2) and y.shape == (101,) and y.dtype == torch.long
+    assert y.bincount().tolist() == [50, 51]  # n // 2 in class 0, the rest in class 1
+    # without noise the upper moon lies on the unit circle, the lower on the one centred at (1, 0.5)
+    torch.testing.assert_close(x[y == 0].norm(dim=1), torch.ones(50))
+    torch.testing.assert_close((x[y == 1] - torch.tensor([1.0, 0.5])).norm(dim=1), torch.ones(51))
+    # no line separates them: each moon reaches into the other's x-range
+    assert x[y == 0, 0].max() > x[y == 1, 0].min()
+
+
+def test_imbalanced_ratio_and_separation():
+    x, y = data.imbalanced(510, ratio=50.0)
+    assert x.shape == (510, 2) and y.dtype == torch.long
+    assert int(y.sum()) == 10  # round(510 / 51)
+    # the rare class sits about `separation` away from the common one, along the diagonal
+    gap = (x[y == 1].mean(0) - x[y == 0].mean(0)).norm()
+    assert 1.3 < float(gap) < 2.7
+    assert not torch.equal(y, y.sort().values)  # shuffled
+
+
+def test_digits_split_and_scale():
+    x_train, y_train, x_test, y_test = data.digits(test_fraction=0.25, seed=0)
+    assert x_train.shape[1] == x_test.shape[1] == 64
+    assert x_train.shape[0] + x_test.shape[0] == 1797  # the size of scikit-learn's digits
+    assert x_test.shape[0] == round(0.25 * 1797)
+    assert 0.0 <= float(x_train.min()) and float(x_train.max()) == 1.0  # pixels 0..16 scaled to [0, 1]
+    assert set(y_train.unique().tolist()) == set(range(10))
+    again = data.digits(test_fraction=0.25, seed=0)
+    assert torch.equal(again[0], x_train) and torch.equal(again[3], y_test)
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -66,12 +105,14 @@ def test_noisy_sine_shapes_and_order():
         (lambda: data.line_with_outliers(10, outlier_fraction=1.0), r"^outlier_fraction must be in \[0, 1\)"),
         (lambda: data.line_with_outliers(10, outlier_fraction=-0.1), r"^outlier_fraction must be in"),
         (lambda: data.noisy_sine(0), r"^n must be >= 1, got 0"),
+        (lambda: data.two_moons(1), r"^n must be >= 2, got 1"),
+        (lambda: data.imbalanced(100, ratio=0), r"^ratio must be > 0, got 0"),
         (lambda: data.split(), r"^split needs at least one tensor"),
         (lambda: data.split(torch.zeros(5), torch.zeros(4)), r"^every tensor must have 5 rows, got \[5, 4\]"),
         (lambda: data.split(torch.zeros(5), fraction=0.0), r"^fraction must be in \(0, 1\)"),
         (lambda: data.split(torch.zeros(5), fraction=1.0), r"^fraction must be in \(0, 1\)"),
     ],
-    ids=["n", "fraction-1", "fraction-neg", "sine-n", "split-none", "split-rows", "split-0", "split-1"],
+    ids=["n", "fraction-1", "fraction-neg", "sine-n", "moons-n", "ratio", "split-none", "split-rows", "split-0", "split-1"],
 )
 def test_data_argument_errors(call, match):
     with pytest.raises(ValueError, match=match):
@@ -150,8 +191,9 @@ def test_fit_early_stopping_restores_the_best_weights():
         (10, dict(patience=3), r"^patience needs validation data"),
         (10, dict(optimizer="lbfgs"), r"^optimizer must be 'adam', 'sgd' or 'sgd-momentum', got 'lbfgs'"),
         (9, {}, r"^x and y must have the same number of rows, got 10 and 9"),
+        (10, dict(batch_size=0), r"^batch_size must be a positive int or None, got 0"),
     ],
-    ids=["patience", "optimizer", "rows"],
+    ids=["patience", "optimizer", "rows", "batch_size"],
 )
 def test_fit_argument_errors(rows, kwargs, match):
     x, y, _ = data.line_with_outliers(10)
