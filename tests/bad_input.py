@@ -13,7 +13,10 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+import pytest
 import torch
+
+import lossbook
 
 _TENSOR, _FLOATING = r" must be a torch\.Tensor, got ", r" must have a floating-point dtype"
 
@@ -294,3 +297,42 @@ def box_value_cases():
             message = rf"^{name} boxes must have x2 >= x1 and y2 >= y1, got a box \[{shown}\]$"
             cases.append(ValueCase(f"{name}-{label}", tuple(args), {}, ValueError, message))
     return cases
+
+
+# --------------------------------------------------------------------------
+# Running a BAD_INPUT table: one driver for every family's test module.
+
+
+def argument_params(table):
+    """``pytest.param(key, args, kwargs, error, match)`` for the type, shape and argument cases."""
+    return [
+        pytest.param(k, *c[1:5], id=f"{k}-{c[0]}")
+        for k, cases in table.items() for c in cases if not isinstance(c, ValueCase)
+    ]
+
+
+def value_params(table):
+    """``pytest.param(key, case)`` for the value-range cases (:class:`ValueCase`)."""
+    return [pytest.param(k, c, id=f"{k}-{c.id}") for k, cases in table.items() for c in cases if isinstance(c, ValueCase)]
+
+
+def assert_argument_error(loss, args, kwargs, error, match, checks):
+    """Type, shape and argument checks raise whether or not value checks are on."""
+    with lossbook.value_checks(checks), pytest.raises(error, match=match):
+        loss(*args, **kwargs)
+
+
+def assert_value_case(loss, case, *, finite=False):
+    """The case raises with value checks on; with them off lossbook reads no data."""
+    with pytest.raises(case.error, match=case.match):
+        loss(*case.args, **case.kwargs)
+    with lossbook.value_checks(False):
+        if case.unchecked is None:
+            out = loss(*case.args, **case.kwargs)
+            assert isinstance(out, torch.Tensor) and out.shape == ()
+            assert not finite or bool(torch.isfinite(out))
+        else:  # only PyTorch's own CPU kernel still looks, with its own message
+            error, pattern = case.unchecked
+            with pytest.raises(error, match=pattern) as info:
+                loss(*case.args, **case.kwargs)
+            assert not isinstance(info.value, ValueError)

@@ -18,10 +18,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-import lossbook
-from bad_input import ValueCase, box_shape_cases, box_value_cases, number_cases, pair_cases
+from bad_input import (
+    argument_params, assert_argument_error, assert_value_case, value_params,
+    box_shape_cases, box_value_cases, number_cases, pair_cases,
+)
 from lossbook import boxes
-from lossbook.boxes import ciou_loss, diou_loss, giou_loss, iou_loss
+from lossbook.boxes import ciou_loss, diou_loss, iou_loss
 
 KEYS = list(boxes.__all__)
 LOSSES = {k: getattr(boxes, k) for k in KEYS}
@@ -354,25 +356,19 @@ def test_empty_batch(key, reduction):
 _B = torch.tensor([[0.0, 0.0, 2.0, 1.0], [1.0, 1.0, 3.0, 4.0]])
 _CASES = pair_cases() + box_shape_cases() + number_cases("eps", positive=False, args=(_B, _B)) + box_value_cases()
 BAD_INPUT = {k: _CASES for k in KEYS}
-_ARGUMENT = [pytest.param(k, *c[1:5], id=f"{k}-{c[0]}") for k in KEYS for c in BAD_INPUT[k]
-             if not isinstance(c, ValueCase)]
-_VALUE = [pytest.param(k, c, id=f"{k}-{c.id}") for k in KEYS for c in BAD_INPUT[k] if isinstance(c, ValueCase)]
+_ARGUMENT = argument_params(BAD_INPUT)
+_VALUE = value_params(BAD_INPUT)
 
 
 @pytest.mark.parametrize("checks", [True, False], ids=["checks-on", "checks-off"])
 @pytest.mark.parametrize("key, args, kwargs, error, match", _ARGUMENT)
 def test_bad_input(key, args, kwargs, error, match, checks):
-    with lossbook.value_checks(checks), pytest.raises(error, match=match):
-        LOSSES[key](*args, **kwargs)
+    assert_argument_error(LOSSES[key], args, kwargs, error, match, checks)
 
 
 @pytest.mark.parametrize("key, case", _VALUE)
 def test_value_range_checks(key, case):
-    with pytest.raises(case.error, match=case.match):
-        LOSSES[key](*case.args, **case.kwargs)
-    with lossbook.value_checks(False):  # lossbook reads no data now
-        out = LOSSES[key](*case.args, **case.kwargs)
-    assert isinstance(out, torch.Tensor) and out.shape == () and torch.isfinite(out)
+    assert_value_case(LOSSES[key], case, finite=True)
 
 
 @pytest.mark.parametrize("key", KEYS)

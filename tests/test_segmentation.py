@@ -14,8 +14,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-import lossbook
-from bad_input import ValueCase, number_cases, pair_cases, unit_interval_value_cases
+from bad_input import (
+    argument_params, assert_argument_error, assert_value_case, value_params,
+    number_cases, pair_cases, unit_interval_value_cases,
+)
 from lossbook import segmentation
 from lossbook.segmentation import dice_loss
 
@@ -236,25 +238,19 @@ BAD_INPUT = {
         _NOBROADCAST + r"\(2, 4, 4\), got \(1, 4, 4\)")]
     + unit_interval_value_cases((_P, _T), 0, "probs") + unit_interval_value_cases((_P, _T), 1, "target"),
 }
-_ARGUMENT = [pytest.param(k, *c[1:5], id=f"{k}-{c[0]}") for k in KEYS for c in BAD_INPUT[k]
-             if not isinstance(c, ValueCase)]
-_VALUE = [pytest.param(k, c, id=f"{k}-{c.id}") for k in KEYS for c in BAD_INPUT[k] if isinstance(c, ValueCase)]
+_ARGUMENT = argument_params(BAD_INPUT)
+_VALUE = value_params(BAD_INPUT)
 
 
 @pytest.mark.parametrize("checks", [True, False], ids=["checks-on", "checks-off"])
 @pytest.mark.parametrize("key, args, kwargs, error, match", _ARGUMENT)
 def test_bad_input(key, args, kwargs, error, match, checks):
-    with lossbook.value_checks(checks), pytest.raises(error, match=match):
-        LOSSES[key](*args, **kwargs)
+    assert_argument_error(LOSSES[key], args, kwargs, error, match, checks)
 
 
 @pytest.mark.parametrize("key, case", _VALUE)
 def test_value_range_checks(key, case):
-    with pytest.raises(case.error, match=case.match):
-        LOSSES[key](*case.args, **case.kwargs)
-    with lossbook.value_checks(False):  # lossbook reads no data now
-        out = LOSSES[key](*case.args, **case.kwargs)
-    assert isinstance(out, torch.Tensor) and out.shape == ()
+    assert_value_case(LOSSES[key], case)
 
 
 @pytest.mark.parametrize("key", KEYS)
