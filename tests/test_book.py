@@ -152,4 +152,7 @@ def test_book_builds_with_warnings_as_errors(tmp_path_factory):
     assert "WARNING" not in log
     html = out / "_build" / "html"
     for doc in toc_documents():
-        assert (html / f"{doc}.html").exists(), f"{doc} was not built"
+        page = html / f"{doc}.html"
+        assert page.exists(), f"{doc} was not built"
+        # a glue role that Sphinx did not replace (e.g. swallowed by a broken $...$) shows raw
+        assert "{glue" not in page.read_text(encoding="utf-8"), f"{doc}: a glue role was not rendered"
