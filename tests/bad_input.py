@@ -336,3 +336,22 @@ def assert_value_case(loss, case, *, finite=False):
             with pytest.raises(error, match=pattern) as info:
                 loss(*case.args, **case.kwargs)
             assert not isinstance(info.value, ValueError)
+
+
+def bad_input_tests(losses, table, *, finite=False):
+    """The two parametrized tests that run a family's ``BAD_INPUT`` table.
+
+    A test module assigns them to module-level names, which pytest collects:
+    ``test_bad_input, test_value_range_checks = bad_input_tests(LOSSES, BAD_INPUT)``.
+    """
+
+    @pytest.mark.parametrize("checks", [True, False], ids=["checks-on", "checks-off"])
+    @pytest.mark.parametrize("key, args, kwargs, error, match", argument_params(table))
+    def test_bad_input(key, args, kwargs, error, match, checks):
+        assert_argument_error(losses[key], args, kwargs, error, match, checks)
+
+    @pytest.mark.parametrize("key, case", value_params(table))
+    def test_value_range_checks(key, case):
+        assert_value_case(losses[key], case, finite=finite)
+
+    return test_bad_input, test_value_range_checks

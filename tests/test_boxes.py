@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bad_input import (
-    argument_params, assert_argument_error, assert_value_case, value_params,
+    bad_input_tests,
     box_shape_cases, box_value_cases, number_cases, pair_cases,
 )
 from lossbook import boxes
@@ -356,19 +356,9 @@ def test_empty_batch(key, reduction):
 _B = torch.tensor([[0.0, 0.0, 2.0, 1.0], [1.0, 1.0, 3.0, 4.0]])
 _CASES = pair_cases() + box_shape_cases() + number_cases("eps", positive=False, args=(_B, _B)) + box_value_cases()
 BAD_INPUT = {k: _CASES for k in KEYS}
-_ARGUMENT = argument_params(BAD_INPUT)
-_VALUE = value_params(BAD_INPUT)
 
 
-@pytest.mark.parametrize("checks", [True, False], ids=["checks-on", "checks-off"])
-@pytest.mark.parametrize("key, args, kwargs, error, match", _ARGUMENT)
-def test_bad_input(key, args, kwargs, error, match, checks):
-    assert_argument_error(LOSSES[key], args, kwargs, error, match, checks)
-
-
-@pytest.mark.parametrize("key, case", _VALUE)
-def test_value_range_checks(key, case):
-    assert_value_case(LOSSES[key], case, finite=True)
+test_bad_input, test_value_range_checks = bad_input_tests(LOSSES, BAD_INPUT, finite=True)
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 import lossbook
 from bad_input import (
-    argument_params, assert_argument_error, assert_value_case, value_params,
+    argument_params, bad_input_tests, value_params,
     broadcast_weight_cases, class_index_value_cases, class_pair_cases, class_score_cases,
     class_weight_cases, index_target_cases, number_cases, pair_cases, sign_value_cases,
     unit_interval_value_cases, unit_parameter_cases,
@@ -328,15 +328,7 @@ def test_every_loss_has_both_kinds_of_bad_input():
     assert {p.values[0] for p in _VALUE} == set(KEYS)
 
 
-@pytest.mark.parametrize("checks", [True, False], ids=["checks-on", "checks-off"])
-@pytest.mark.parametrize("key, args, kwargs, error, match", _ARGUMENT)
-def test_bad_input(key, args, kwargs, error, match, checks):
-    assert_argument_error(LOSSES[key], args, kwargs, error, match, checks)
-
-
-@pytest.mark.parametrize("key, case", _VALUE)
-def test_value_range_checks(key, case):
-    assert_value_case(LOSSES[key], case)
+test_bad_input, test_value_range_checks = bad_input_tests(LOSSES, BAD_INPUT)
 
 
 @pytest.mark.parametrize("key", KEYS)

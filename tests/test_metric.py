@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bad_input import (
-    ValueCase, argument_params, assert_argument_error, assert_value_case, value_params,
+    ValueCase, bad_input_tests,
     embedding_cases, number_cases,
 )
 from lossbook import metric
@@ -364,19 +364,9 @@ BAD_INPUT = {
     "contrastive": embedding_cases(("x1", "x2"), tail=_PAIR[2:])
     + number_cases("margin", positive=False, args=_PAIR) + _similar_cases(),
 }
-_ARGUMENT = argument_params(BAD_INPUT)
-_VALUE = value_params(BAD_INPUT)
 
 
-@pytest.mark.parametrize("checks", [True, False], ids=["checks-on", "checks-off"])
-@pytest.mark.parametrize("key, args, kwargs, error, match", _ARGUMENT)
-def test_bad_input(key, args, kwargs, error, match, checks):
-    assert_argument_error(LOSSES[key], args, kwargs, error, match, checks)
-
-
-@pytest.mark.parametrize("key, case", _VALUE)
-def test_value_range_checks(key, case):
-    assert_value_case(LOSSES[key], case)
+test_bad_input, test_value_range_checks = bad_input_tests(LOSSES, BAD_INPUT)
 
 
 def test_bool_similar_passes_the_value_check_and_equals_float():

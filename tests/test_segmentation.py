@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bad_input import (
-    argument_params, assert_argument_error, assert_value_case, value_params,
+    bad_input_tests,
     number_cases, pair_cases, unit_interval_value_cases,
 )
 from lossbook import segmentation
@@ -238,19 +238,9 @@ BAD_INPUT = {
         _NOBROADCAST + r"\(2, 4, 4\), got \(1, 4, 4\)")]
     + unit_interval_value_cases((_P, _T), 0, "probs") + unit_interval_value_cases((_P, _T), 1, "target"),
 }
-_ARGUMENT = argument_params(BAD_INPUT)
-_VALUE = value_params(BAD_INPUT)
 
 
-@pytest.mark.parametrize("checks", [True, False], ids=["checks-on", "checks-off"])
-@pytest.mark.parametrize("key, args, kwargs, error, match", _ARGUMENT)
-def test_bad_input(key, args, kwargs, error, match, checks):
-    assert_argument_error(LOSSES[key], args, kwargs, error, match, checks)
-
-
-@pytest.mark.parametrize("key, case", _VALUE)
-def test_value_range_checks(key, case):
-    assert_value_case(LOSSES[key], case)
+test_bad_input, test_value_range_checks = bad_input_tests(LOSSES, BAD_INPUT)
 
 
 @pytest.mark.parametrize("key", KEYS)
