@@ -9,6 +9,13 @@ list.
 
 from ._core import set_value_checks, value_checks
 from ._device import device
+from .adversarial import (
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gradient_penalty,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
 from .boxes import ciou_loss, diou_loss, giou_loss, iou_loss
 from .classification import (
     binary_cross_entropy,
@@ -21,8 +28,11 @@ from .classification import (
     nll,
     softmax_focal,
 )
+from .composite import UncertaintyWeighting, weighted_sum
 from .metric import contrastive, triplet
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
+from .rl import policy_gradient_loss, td_loss
+from .robust import AdaptiveRobustLoss, general_robust
 from .segmentation import dice_loss
 
 __version__ = "0.1.0"
@@ -55,5 +65,16 @@ __all__ = sorted(
         "set_value_checks",
         "smooth_l1",
         "value_checks",
+        "gan_discriminator_loss",
+        "gan_generator_loss",
+        "gradient_penalty",
+        "wasserstein_critic_loss",
+        "wasserstein_generator_loss",
+        "policy_gradient_loss",
+        "td_loss",
+        "weighted_sum",
+        "UncertaintyWeighting",
+        "general_robust",
+        "AdaptiveRobustLoss",
     ]
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import boxes, classification, metric, regression, segmentation
+from . import adversarial, boxes, classification, composite, metric, regression, rl, robust, segmentation
 
 __all__ = ["LossRecord", "RECORDS", "get", "keys", "by_family", "to_markdown"]
 
@@ -48,6 +48,10 @@ _MODULES = {
     "metric": metric,
     "boxes": boxes,
     "segmentation": segmentation,
+    "adversarial": adversarial,
+    "rl": rl,
+    "composite": composite,
+    "robust": robust,
 }
 
 
@@ -232,6 +236,90 @@ RECORDS: tuple[LossRecord, ...] = (
         formula=r"1 - \frac{2\sum_i p_i t_i + s}{\sum_i p_i + \sum_i t_i + s}",
         task="segmentation under class imbalance", sources=("002",), counterpart=None,
         paper="Dice (1945); Milletari et al. (2016), V-Net",
+    ),
+    _record(
+        "adversarial", "book/adversarial",
+        key="gan_discriminator_loss", name="GAN discriminator loss", chinese="GAN判别器损失",
+        formula=r"-\log D(x) - \log(1 - D(G(z)))",
+        task="generative modelling (GAN): train the discriminator", sources=("002", "003"),
+        counterpart="torch.nn.functional.binary_cross_entropy_with_logits",
+        paper="Goodfellow et al. (2014), Generative Adversarial Nets",
+    ),
+    _record(
+        "adversarial", "book/adversarial",
+        key="gan_generator_loss", name="GAN generator loss (non-saturating or minimax)",
+        chinese="GAN生成器损失",
+        formula=r"-\log D(G(z)) \;\text{or}\; \log(1 - D(G(z)))",
+        task="generative modelling (GAN): train the generator", sources=("002", "003"),
+        counterpart="torch.nn.functional.binary_cross_entropy_with_logits",
+        paper="Goodfellow et al. (2014), Generative Adversarial Nets",
+    ),
+    _record(
+        "adversarial", "book/adversarial",
+        key="wasserstein_critic_loss", name="Wasserstein critic loss", chinese="Wasserstein判别器（评论家）损失",
+        formula=r"\mathbb{E}[f(G(z))] - \mathbb{E}[f(x)]",
+        task="generative modelling (WGAN): train the critic", sources=("002",), counterpart=None,
+        paper="Arjovsky, Chintala and Bottou (2017), Wasserstein GAN",
+    ),
+    _record(
+        "adversarial", "book/adversarial",
+        key="wasserstein_generator_loss", name="Wasserstein generator loss", chinese="Wasserstein生成器损失",
+        formula=r"-\mathbb{E}[f(G(z))]",
+        task="generative modelling (WGAN): train the generator", sources=("002",), counterpart=None,
+        paper="Arjovsky, Chintala and Bottou (2017), Wasserstein GAN",
+    ),
+    _record(
+        "adversarial", "book/adversarial",
+        key="gradient_penalty", name="Gradient penalty (WGAN-GP)", chinese="梯度惩罚",
+        formula=r"(\|\nabla_{\hat x} f(\hat x)\|_2 - 1)^2",
+        task="keeping a Wasserstein critic 1-Lipschitz", sources=(), counterpart=None,
+        paper="Gulrajani et al. (2017), Improved Training of Wasserstein GANs",
+    ),
+    _record(
+        "rl", "book/reinforcement",
+        key="policy_gradient_loss", name="Policy-gradient (REINFORCE) surrogate loss",
+        chinese="策略梯度损失",
+        formula=r"-\log \pi_\theta(a \mid s)\, A",
+        task="reinforcement learning: train a policy", sources=("002",), counterpart=None,
+        paper="Williams (1992), REINFORCE; Sutton et al. (2000), policy gradient theorem",
+    ),
+    _record(
+        "rl", "book/reinforcement",
+        key="td_loss", name="Temporal-difference (TD) loss", chinese="时序差分损失",
+        formula=r"\bigl(V(s) - [r + \gamma (1 - d) V(s')]\bigr)^2",
+        task="reinforcement learning: learn values or Q-values", sources=("002",),
+        counterpart="torch.nn.functional.mse_loss",
+        paper="Sutton (1988), temporal differences; Mnih et al. (2015), DQN (Huber form)",
+    ),
+    _record(
+        "composite", "book/combining",
+        key="weighted_sum", name="Weighted sum of losses (multi-task, composite)", chinese="多任务加权损失",
+        formula=r"\sum_i w_i L_i",
+        task="multi-task learning, composite objectives", sources=("002",), counterpart=None,
+        paper="Caruana (1997), Multitask Learning",
+    ),
+    _record(
+        "composite", "book/combining",
+        key="UncertaintyWeighting", name="Uncertainty weighting (learned task weights)",
+        chinese="不确定性加权",
+        formula=r"\sum_i e^{-s_i} L_i + s_i",
+        task="multi-task learning with learned weights", sources=("002",), counterpart=None,
+        paper="Kendall, Gal and Cipolla (2018), Multi-Task Learning Using Uncertainty",
+    ),
+    _record(
+        "robust", "book/combining",
+        key="general_robust", name="General robust loss (Barron)", chinese="通用鲁棒损失",
+        formula=r"\frac{|\alpha-2|}{\alpha}\Bigl[\Bigl(\frac{(x/c)^2}{|\alpha-2|} + 1\Bigr)^{\alpha/2} - 1\Bigr]",
+        task="regression, one dial between L2 and very robust losses", sources=("002",), counterpart=None,
+        paper="Barron (2019), A General and Adaptive Robust Loss Function",
+    ),
+    _record(
+        "robust", "book/combining",
+        key="AdaptiveRobustLoss", name="Adaptive robust loss (learned shape and scale)",
+        chinese="自适应鲁棒损失",
+        formula=r"\rho(x, \alpha, c) + \log c + \log Z(\alpha)",
+        task="regression where the right robustness is unknown", sources=("002",), counterpart=None,
+        paper="Barron (2019), A General and Adaptive Robust Loss Function",
     ),
 )
 

@@ -1,0 +1,189 @@
+r"""Combining losses: fixed weighted sums and learned uncertainty weighting.
+
+A multi-task model (or a composite objective such as detection's
+classification plus box regression) minimises one number made from several
+losses. Because the gradient of a weighted sum is the weighted sum of the
+gradients, the weights set how hard each task pulls on the shared
+parameters; they are as much hyperparameters as the learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from . import _core
+
+__all__ = ["weighted_sum", "UncertaintyWeighting"]
+
+
+def _check_weight(w: object, name: str) -> torch.Tensor | float:
+    if isinstance(w, torch.Tensor):
+        if w.dim() != 0 or not w.is_floating_point():
+            raise ValueError(f"{name} must be a real number or a 0-dim floating tensor, got {tuple(w.shape)} {w.dtype}")
+        if _core.value_checks_enabled():
+            v = float(w.detach())
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be finite and >= 0, got {v}")
+        return w
+    if isinstance(w, bool) or not isinstance(w, numbers.Real):
+        raise TypeError(f"{name} must be a real number or a 0-dim tensor, got {type(w).__name__}")
+    return _core.check_nonnegative(w, name)
+
+
+def weighted_sum(
+    losses: Sequence[torch.Tensor] | Mapping[str, torch.Tensor],
+    weights: Sequence[float | torch.Tensor] | Mapping[str, float | torch.Tensor],
+) -> torch.Tensor:
+    r"""A weighted sum of losses, :math:`\sum_i w_i L_i`.
+
+    .. math:: L = \sum_{i=1}^{k} w_i\,L_i, \qquad
+              \nabla_\theta L = \sum_i w_i\,\nabla_\theta L_i .
+
+    ``losses`` and ``weights`` are either two sequences of the same length
+    (matched by position) or two mappings with the same keys (matched by
+    name, the safer form: a reordered list cannot silently pair a weight with
+    the wrong task). A length or key mismatch is an error, never a silent
+    truncation as ``zip`` would do. The losses are usually scalars, but any
+    tensors of one common shape work (e.g. per-sample losses,
+    ``reduction="none"``), without broadcasting.
+
+    Weights are non-negative finite numbers or 0-dim tensors (a tensor
+    weight may carry a gradient, e.g. a schedule or a learned weight).
+    A negative weight would turn minimising that term into maximising it; if
+    that is meant, negate the loss instead.
+
+    No PyTorch built-in; it equals ``sum(w * l for w, l in zip(weights, losses))``.
+
+    Args:
+        losses: a sequence or mapping of loss tensors, all of one shape,
+            dtype and device.
+        weights: a sequence or mapping of weights, matching ``losses``.
+
+    Returns:
+        A tensor of the losses' shape.
+
+    Shape:
+        each loss: ``()`` usually; all the same shape.
+
+    References:
+        R. Caruana, "Multitask Learning", Machine Learning 28, 1997; A. Kendall,
+        Y. Gal and R. Cipolla, "Multi-Task Learning Using Uncertainty to Weigh
+        Losses", CVPR 2018 (on how sensitive results are to the weights).
+    """
+    if isinstance(losses, Mapping) or isinstance(weights, Mapping):
+        if not (isinstance(losses, Mapping) and isinstance(weights, Mapping)):
+            raise TypeError("losses and weights must both be sequences or both be mappings")
+        if set(losses) != set(weights):
+            missing = sorted(map(str, set(losses) - set(weights)))
+            extra = sorted(map(str, set(weights) - set(losses)))
+            raise ValueError(
+                f"weights must have the same keys as losses: no weight for {missing}, "
+                f"weights without a loss {extra}"
+            )
+        names = list(losses)
+        pairs = [(f"losses[{k!r}]", losses[k], f"weights[{k!r}]", weights[k]) for k in names]
+    else:
+        for obj, name in ((losses, "losses"), (weights, "weights")):
+            if isinstance(obj, (str, bytes, torch.Tensor)) or not isinstance(obj, Sequence):
+                raise TypeError(f"{name} must be a sequence or a mapping, got {type(obj).__name__}")
+        if len(losses) != len(weights):
+            raise ValueError(
+                f"weights must have one entry per loss: {len(losses)} losses, {len(weights)} weights"
+            )
+        pairs = [(f"losses[{i}]", l, f"weights[{i}]", w) for i, (l, w) in enumerate(zip(losses, weights))]
+    if not pairs:
+        raise ValueError("losses must not be empty")
+    first_name, first = pairs[0][0], pairs[0][1]
+    _core.check_tensor(first, first_name)
+    total = None
+    for lname, loss, wname, w in pairs:
+        _core.check_tensor(loss, lname)
+        if loss is not first:
+            if loss.dtype != first.dtype:
+                raise TypeError(f"{lname} must have the dtype of {first_name} ({first.dtype}), got {loss.dtype}")
+            if loss.device != first.device:
+                raise ValueError(f"{lname} must be on the device of {first_name} ({first.device}), got {loss.device}")
+            _core.check_same_shape(first, loss, (first_name, lname))
+        w = _check_weight(w, wname)
+        term = w * loss
+        total = term if total is None else total + term
+    return total
+
+
+class UncertaintyWeighting(nn.Module):
+    r"""Multi-task weighting learned from each task's homoscedastic uncertainty.
+
+    With one learnable log-variance :math:`s_i` per task, started at 0,
+
+    .. math:: L = \sum_{i=1}^{k} e^{-s_i} L_i + s_i .
+
+    Minimising over :math:`s_i` for fixed :math:`L_i` gives
+    :math:`e^{-s_i} = 1 / L_i`: a task with a large (noisy) loss gets a small
+    weight, and the :math:`+s_i` term stops every weight from collapsing to
+    zero. This is the simplified form used in practice; Kendall et al.
+    derive :math:`\tfrac{1}{2\sigma_i^2}L_i + \log\sigma_i` for a Gaussian
+    likelihood (:math:`s_i = \log\sigma_i^2` up to the factor 1/2). The
+    total can be negative once a task's loss is below 1: it is an objective
+    for the weights, not an error to report; report the task losses.
+
+    Put the module's parameters in the optimiser with the model's.
+
+    Args:
+        num_tasks: the number of losses :math:`k \ge 1`.
+
+    Shape:
+        forward(losses): a sequence of ``k`` scalar tensors, or a tensor of
+        shape ``(k,)``; returns a scalar.
+
+    References:
+        A. Kendall, Y. Gal and R. Cipolla, "Multi-Task Learning Using
+        Uncertainty to Weigh Losses for Scene Geometry and Semantics",
+        CVPR 2018.
+    """
+
+    def __init__(self, num_tasks: int) -> None:
+        super().__init__()
+        if isinstance(num_tasks, bool) or not isinstance(num_tasks, numbers.Integral):
+            raise TypeError(f"num_tasks must be an int, got {type(num_tasks).__name__}")
+        if num_tasks < 1:
+            raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
+        self.num_tasks = int(num_tasks)
+        #: the log-variances :math:`s_i`, one per task
+        self.log_vars = nn.Parameter(torch.zeros(self.num_tasks))
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """The current task weights :math:`e^{-s_i}` (detached)."""
+        return torch.exp(-self.log_vars.detach())
+
+    def forward(self, losses: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        """The weighted total :math:`\\sum_i e^{-s_i} L_i + s_i`."""
+        if isinstance(losses, torch.Tensor):
+            _core.check_tensor(losses, "losses")
+            if losses.shape != (self.num_tasks,):
+                raise ValueError(
+                    f"losses must have shape ({self.num_tasks},), one per task, got {tuple(losses.shape)}"
+                )
+            stacked = losses
+        else:
+            if isinstance(losses, (str, bytes, Mapping)) or not isinstance(losses, Sequence):
+                raise TypeError(f"losses must be a sequence of scalar tensors or a 1-D tensor, got {type(losses).__name__}")
+            if len(losses) != self.num_tasks:
+                raise ValueError(f"losses must have {self.num_tasks} entries, one per task, got {len(losses)}")
+            for i, loss in enumerate(losses):
+                _core.check_tensor(loss, f"losses[{i}]")
+                if loss.dim() != 0:
+                    raise ValueError(f"losses[{i}] must be a scalar (0-dim) tensor, got shape {tuple(loss.shape)}")
+                if loss.dtype != losses[0].dtype or loss.device != losses[0].device:
+                    raise TypeError(f"losses[{i}] must have the dtype and device of losses[0]")
+            stacked = torch.stack(list(losses))
+        s = self.log_vars.to(device=stacked.device, dtype=stacked.dtype)
+        return (torch.exp(-s) * stacked + s).sum()
+
+    def extra_repr(self) -> str:
+        return f"num_tasks={self.num_tasks}"

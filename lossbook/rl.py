@@ -1,0 +1,151 @@
+r"""Losses of reinforcement learning: the policy-gradient surrogate and the
+temporal-difference (TD) loss.
+
+Neither compares a prediction with a fixed target. The policy-gradient loss
+is a *surrogate*: a function whose gradient is an estimate of the gradient of
+the expected return, whose value measures nothing. The TD loss is a
+regression loss, but on a target built from the model's own next-state
+estimate: the target moves as the model learns, and is held fixed
+(detached) for each step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import _core
+
+__all__ = ["policy_gradient_loss", "td_loss"]
+
+
+def policy_gradient_loss(
+    log_probs: torch.Tensor, advantages: torch.Tensor, *, reduction: str = "mean"
+) -> torch.Tensor:
+    r"""The REINFORCE / policy-gradient surrogate loss.
+
+    For each sampled action :math:`a_t` in state :math:`s_t`, with
+    :math:`\log\pi_\theta(a_t \mid s_t)` its log-probability under the
+    policy and :math:`A_t` its advantage (a return, or a return minus a
+    baseline),
+
+    .. math:: \ell_t = -\log\pi_\theta(a_t \mid s_t)\,A_t .
+
+    The advantages are detached: only the log-probabilities carry a
+    gradient, so that
+    :math:`\nabla_\theta \ell = -\mathbb E\bigl[A_t\,\nabla_\theta\log\pi_\theta(a_t\mid s_t)\bigr]`,
+    minus the policy-gradient theorem's estimate of the gradient of the
+    expected return. The value of the loss is not an error: it can be
+    negative, it changes when a constant is added to every advantage while
+    the expected gradient does not, and it need not fall as the policy
+    improves. Read the return, not this loss, to judge training.
+
+    No PyTorch built-in; it equals ``-(log_probs * advantages.detach())``
+    reduced as asked.
+
+    Args:
+        log_probs: log-probabilities of the actions taken (with gradient).
+        advantages: their advantages or returns, the same shape (any
+            gradient they carry is cut).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        A scalar, or for ``"none"`` a tensor of the inputs' shape.
+
+    Shape:
+        log_probs: ``(N,)`` or any shape ``(N, *)``.
+        advantages: the same shape.
+
+    References:
+        R. J. Williams, "Simple Statistical Gradient-Following Algorithms for
+        Connectionist Reinforcement Learning", Machine Learning 8, 1992;
+        R. S. Sutton et al., "Policy Gradient Methods for Reinforcement
+        Learning with Function Approximation", NeurIPS 2000.
+    """
+    _core.check_reduction(reduction)
+    _core.check_pair(log_probs, advantages, ("log_probs", "advantages"))
+    return _core.reduce(-(log_probs * advantages.detach()), reduction)
+
+
+def td_loss(
+    values: torch.Tensor,
+    rewards: torch.Tensor,
+    next_values: torch.Tensor,
+    done: torch.Tensor,
+    *,
+    gamma: float = 0.99,
+    delta: float | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""The one-step temporal-difference loss: a regression of the value
+    estimate on its bootstrapped target.
+
+    With the target :math:`y = r + \gamma\,(1 - d)\,V'` held fixed (no
+    gradient flows through it) and the TD error :math:`\delta_{TD} = V - y`,
+
+    .. math::
+
+        \ell = \delta_{TD}^2
+        \quad\text{or, with } \delta \text{ given,}\quad
+        \ell = \begin{cases}\tfrac12\delta_{TD}^2 & |\delta_{TD}| \le \delta\\
+        \delta\,(|\delta_{TD}| - \tfrac12\delta) & \text{otherwise.}\end{cases}
+
+    :math:`V` is the estimate being trained (state values, or the Q-values of
+    the actions taken), :math:`V'` the estimate of the next state (from the
+    same network or a target network), :math:`d` marks terminal transitions
+    (no bootstrapping past the end of an episode). Detaching the target makes
+    the gradient the *semi-gradient* of TD learning; differentiating through
+    it (the residual gradient) gives a different, usually slower and biased,
+    algorithm. The Huber form, as in DQN, caps the gradient of a large TD
+    error at :math:`\delta`.
+
+    Matches ``F.mse_loss(values, target)`` and, with ``delta``,
+    ``F.huber_loss(values, target, delta=delta)``, where ``target`` is
+    ``(rewards + gamma * (1 - done) * next_values).detach()``. Note that the
+    squared form has no factor 1/2 while the Huber form has one inside
+    :math:`|\delta_{TD}| \le \delta`, as in PyTorch.
+
+    Args:
+        values: current estimates :math:`V(s)` or :math:`Q(s, a)`.
+        rewards: rewards :math:`r`, the same shape.
+        next_values: next-state estimates :math:`V'` (detached here).
+        done: terminal flags, bool or 0/1 floats, the same shape.
+        gamma: discount factor in [0, 1].
+        delta: ``None`` for the squared error, or the Huber threshold > 0.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        A scalar, or for ``"none"`` a tensor of the inputs' shape.
+
+    Shape:
+        values, rewards, next_values, done: all ``(N,)`` or all ``(N, *)``.
+
+    References:
+        R. S. Sutton, "Learning to Predict by the Methods of Temporal
+        Differences", Machine Learning 3, 1988; V. Mnih et al., "Human-Level
+        Control through Deep Reinforcement Learning", Nature 518, 2015.
+    """
+    _core.check_reduction(reduction)
+    gamma = _core.check_nonnegative(gamma, "gamma")
+    if gamma > 1:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    if delta is not None:
+        delta = _core.check_positive(delta, "delta")
+    _core.check_pair(values, rewards, ("values", "rewards"))
+    _core.check_pair(values, next_values, ("values", "next_values"))
+    _core.check_tensor(done, "done", floating=False)
+    if done.dtype != torch.bool and not done.is_floating_point():
+        raise TypeError(f"done must be a bool or floating tensor, got {done.dtype}")
+    if done.device != values.device:
+        raise ValueError(f"done must be on the same device as values ({values.device}), got {done.device}")
+    _core.check_same_shape(values, done, ("values", "done"))
+    if done.dtype != torch.bool and _core.value_checks_enabled() and done.numel():
+        ok = (done == 0) | (done == 1)
+        if not bool(ok.all()):
+            bad = done[~ok].flatten()[:3].tolist()
+            raise ValueError(f"done must hold 0 or 1 (or be a bool tensor), got values such as {bad}")
+    not_done = (~done).to(values.dtype) if done.dtype == torch.bool else 1 - done.to(values.dtype)
+    target = (rewards + gamma * not_done * next_values).detach()
+    if delta is None:
+        return F.mse_loss(values, target, reduction=_core.empty_safe(reduction, values.numel()))
+    return F.huber_loss(values, target, reduction=_core.empty_safe(reduction, values.numel()), delta=delta)
