@@ -55,14 +55,19 @@ def _as_tensor(value: object, name: str, like: torch.Tensor) -> torch.Tensor:
 
 def _rho(x: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Elementwise rho, broadcast; no checks."""
-    z = (x / scale) ** 2
-    eps = torch.finfo(z.dtype).eps
+    u = x / scale
+    z = u**2  # may overflow for huge |x|/c (float32: 1e20); only the closed forms use it
+    info = torch.finfo(z.dtype)
     # |alpha - 2| clamped away from 0 so z / b stays finite; alpha == 2 is replaced below.
-    b = torch.clamp((alpha - 2).abs(), min=eps)
+    b = torch.clamp((alpha - 2).abs(), min=info.eps)
     # Finite stand-in for alpha = +-inf in the general branch (the limits are selected below).
     a = torch.where(torch.isinf(alpha), torch.zeros_like(alpha), alpha)
     b = torch.where(torch.isinf(alpha), torch.full_like(b, 2.0), b)
-    log1p_term = torch.log1p(z / b)
+    # L = log(1 + z/b), without forming z where it would overflow: 2 log|u| - log b there.
+    big = u.abs() > info.max ** 0.25
+    u_small = torch.where(big, torch.zeros_like(u), u)
+    u_big = torch.where(big, u, torch.ones_like(u))
+    log1p_term = torch.where(big, 2 * torch.log(u_big.abs()) - torch.log(b), torch.log1p(u_small**2 / b))
     # b/a * ((1 + z/b)^(a/2) - 1) written without dividing by a:
     # (b L / 2) * exprel(a L / 2) with L = log1p(z / b); equal to log1p(z/2) at a = 0 exactly.
     general = 0.5 * b * log1p_term * _exprel(0.5 * a * log1p_term)
@@ -140,6 +145,11 @@ def general_robust(
     """
     _core.check_reduction(reduction)
     _core.check_tensor(x, "x")
+    if not isinstance(scale, torch.Tensor):  # a number is checked always, a tensor only with value checks
+        _core.check_positive(scale, "scale")
+    if not isinstance(alpha, torch.Tensor) and not isinstance(alpha, bool) and isinstance(alpha, numbers.Real):
+        if math.isnan(alpha):
+            raise ValueError("alpha must be a real number or +-inf, got nan")
     alpha = _as_tensor(alpha, "alpha", x)
     scale = _as_tensor(scale, "scale", x)
     try:

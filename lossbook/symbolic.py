@@ -1,6 +1,7 @@
 """Symbolic (sympy) forms of the losses that are scalar functions of one variable.
 
-The variable is the residual ``r`` for regression losses, the probability
+The variable is the residual ``r`` for regression losses and the general
+robust loss, the probability
 ``p`` or the logit ``x`` for binary cross-entropy and focal loss, and the
 score ``s`` for the hinge; targets and hyperparameters are parameters.
 
@@ -24,7 +25,7 @@ import sympy as sp
 
 __all__ = [
     "SymbolicLoss", "form", "keys", "rmse_form",
-    "r", "delta", "beta", "x", "p", "s", "t", "m", "alpha", "gamma", "sigmoid",
+    "r", "delta", "beta", "x", "p", "s", "t", "m", "alpha", "gamma", "shape", "c", "sigmoid",
 ]
 
 #: The residual :math:`r = \hat y - y`.
@@ -46,6 +47,9 @@ m = sp.Symbol("m", nonnegative=True)
 #: Focal loss: weight of the positive class, and focusing parameter.
 alpha = sp.Symbol("alpha", nonnegative=True)
 gamma = sp.Symbol("gamma", nonnegative=True)
+#: Barron's general robust loss: the shape (any real; 0 and 2 are limits) and the scale.
+shape = sp.Symbol("alpha", real=True, nonzero=True)
+c = sp.Symbol("c", positive=True)
 
 
 def sigmoid(z: sp.Expr) -> sp.Expr:
@@ -128,6 +132,11 @@ def _forms() -> dict[str, SymbolicLoss]:
         ),
         "hinge": SymbolicLoss("hinge", sp.Max(0, m - t * s), s, {"t": t, "m": m}),
         "focal": SymbolicLoss("focal", _focal(), x, {"t": t, "alpha": alpha, "gamma": gamma}),
+        "general_robust": SymbolicLoss(
+            "general_robust",
+            sp.Abs(shape - 2) / shape * (((r / c) ** 2 / sp.Abs(shape - 2) + 1) ** (shape / 2) - 1),
+            r, {"alpha": shape, "scale": c},
+        ),
     }
 
 
