@@ -286,12 +286,10 @@ def gradient_penalty(
         if scores.shape not in ((n,), (n, 1)):
             raise ValueError(f"critic must return scores of shape ({n},) or ({n}, 1), got {tuple(scores.shape)}")
         if n == 0:
-            penalty = x_hat.new_zeros(0) + 0 * sum(p.sum() for p in _parameters(critic))
+            # a zero that still backpropagates to whatever the critic's scores depend on
+            # (an nn.Module's parameters, or the tensors a plain function closes over)
+            penalty = x_hat.new_zeros(0) + 0 * scores.sum()
         else:
             (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
             penalty = (torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1) ** 2
     return _core.reduce(penalty, reduction)
-
-
-def _parameters(critic: object) -> list[torch.Tensor]:
-    return list(critic.parameters()) if isinstance(critic, torch.nn.Module) else []

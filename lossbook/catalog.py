@@ -8,12 +8,13 @@ one function and one record in :data:`RECORDS`.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from . import adversarial, boxes, classification, composite, metric, regression, rl, robust, segmentation
 
-__all__ = ["LossRecord", "RECORDS", "get", "keys", "by_family", "to_markdown"]
+__all__ = ["LossRecord", "RECORDS", "TERMS", "get", "keys", "by_family", "to_markdown", "inputs"]
 
 #: The source articles (``shared/sources``), by the number their file name starts with.
 SOURCES = {
@@ -322,6 +323,62 @@ RECORDS: tuple[LossRecord, ...] = (
         paper="Barron (2019), A General and Adaptive Robust Loss Function",
     ),
 )
+
+#: General terms of the book for the glossary: (English, Chinese, one-line meaning).
+TERMS: tuple[tuple[str, str, str], ...] = (
+    ("loss function", "损失函数", "a number that measures how wrong one prediction is; training minimises its average"),
+    ("cost / objective function", "代价函数 / 目标函数", "the quantity an optimiser minimises: the mean loss plus any regularisation"),
+    ("empirical risk", "经验风险", "the average loss over the training set"),
+    ("residual", "残差", "prediction minus target, r = ŷ − y"),
+    ("gradient", "梯度", "the vector of partial derivatives of the loss; its negative is the steepest-descent direction"),
+    ("subgradient", "次梯度", "a slope that stays below a convex function at a kink, e.g. any value in [−1, 1] for |r| at 0"),
+    ("backpropagation", "反向传播", "the chain rule applied through a network to get the gradient of the loss"),
+    ("logit", "对数几率 / 未归一化分数", "a raw score before the sigmoid or softmax; losses on logits are numerically stable"),
+    ("softmax", "softmax函数", "turns a vector of logits into probabilities that sum to 1"),
+    ("sigmoid", "sigmoid函数", "turns one logit into a probability, σ(x) = 1 / (1 + e^(−x))"),
+    ("log-sum-exp", "对数求和指数", "log Σ exp(x_i), computed by subtracting the maximum so that it cannot overflow"),
+    ("one-hot encoding", "独热编码", "a class label written as a vector with a 1 at the class and 0 elsewhere"),
+    ("label smoothing", "标签平滑", "mixing the one-hot target with a uniform distribution to discourage over-confidence"),
+    ("class imbalance", "类别不平衡", "some classes are far rarer than others in the training data"),
+    ("class weight", "类别权重", "a per-class factor on the loss that makes rare classes count more"),
+    ("margin", "间隔", "how far a score or distance is on the correct side of a decision threshold"),
+    ("embedding", "嵌入", "a learned vector representation in which distances mean similarity"),
+    ("bounding box", "边界框", "a rectangle (x1, y1, x2, y2) around an object"),
+    ("intersection over union (IoU)", "交并比", "area of overlap divided by area of union of two boxes or masks"),
+    ("convexity", "凸性", "every chord lies above the graph; a convex loss has no spurious local minima in its argument"),
+    ("robustness to outliers", "对异常值的鲁棒性", "how little a few huge residuals can move the fitted model"),
+    ("calibration", "校准", "predicted probabilities match observed frequencies"),
+    ("proper scoring rule", "恰当评分规则", "a loss whose expected value is minimised by predicting the true probability"),
+    ("reduction", "归约", "how per-element losses are combined: mean, sum or none"),
+    ("learning rate", "学习率", "the step size of gradient descent"),
+    ("gradient clipping", "梯度裁剪", "rescaling a gradient whose norm exceeds a threshold"),
+    ("early stopping", "早停", "stopping training when the validation loss stops improving"),
+    ("overfitting", "过拟合", "training loss keeps falling while validation loss rises"),
+    ("discriminator / critic", "判别器 / 评论家", "the network of a GAN that scores samples as real or generated"),
+    ("generator", "生成器", "the network of a GAN that maps noise to samples"),
+    ("mode collapse", "模式崩溃", "a generator that produces only a few of the data's modes"),
+    ("Lipschitz constraint", "利普希茨约束", "a bound on how fast a function can change; WGAN's critic must be 1-Lipschitz"),
+    ("policy", "策略", "the distribution over actions an agent samples from"),
+    ("advantage", "优势函数", "how much better an action did than the baseline expected"),
+    ("baseline", "基线", "a quantity subtracted from returns to reduce the variance of policy gradients"),
+    ("temporal-difference error", "时序差分误差", "value estimate minus its bootstrapped one-step target"),
+    ("multi-task learning", "多任务学习", "one model trained on several losses at once"),
+    ("negative log-likelihood", "负对数似然", "minus the log of the probability (density) a model gives the data"),
+)
+
+
+def inputs(rec: LossRecord) -> str:
+    """The tensor arguments of a loss, from its signature (``forward``'s for a module)."""
+    fn = rec.function
+    if isinstance(fn, type):
+        fn = fn.forward
+    names = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind is p.KEYWORD_ONLY or p.name == "self":
+            continue
+        names.append(p.name)
+    return ", ".join(names)
+
 
 _BY_KEY = {r.key: r for r in RECORDS}
 

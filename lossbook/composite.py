@@ -23,8 +23,10 @@ __all__ = ["weighted_sum", "UncertaintyWeighting"]
 
 def _check_weight(w: object, name: str) -> torch.Tensor | float:
     if isinstance(w, torch.Tensor):
-        if w.dim() != 0 or not w.is_floating_point():
-            raise ValueError(f"{name} must be a real number or a 0-dim floating tensor, got {tuple(w.shape)} {w.dtype}")
+        if not w.is_floating_point():
+            raise TypeError(f"{name} must be a real number or a 0-dim floating tensor, got {w.dtype}")
+        if w.dim() != 0:
+            raise ValueError(f"{name} must be a real number or a 0-dim tensor, got shape {tuple(w.shape)}")
         if _core.value_checks_enabled():
             v = float(w.detach())
             if not math.isfinite(v) or v < 0:
@@ -110,6 +112,8 @@ def weighted_sum(
                 raise ValueError(f"{lname} must be on the device of {first_name} ({first.device}), got {loss.device}")
             _core.check_same_shape(first, loss, (first_name, lname))
         w = _check_weight(w, wname)
+        if isinstance(w, torch.Tensor):  # the total keeps the losses' dtype and device
+            w = w.to(dtype=loss.dtype, device=loss.device)
         term = w * loss
         total = term if total is None else total + term
     return total
