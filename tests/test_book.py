@@ -58,7 +58,12 @@ def load(path: pathlib.Path) -> dict:
 
 
 def code_cells(nb: dict) -> list[dict]:
-    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    """The code cells that execute: not empty, not the Colab install cell (tagged skip-execution)."""
+    return [
+        c for c in nb["cells"]
+        if c["cell_type"] == "code" and "".join(c["source"]).strip()
+        and "skip-execution" not in c.get("metadata", {}).get("tags", [])
+    ]
 
 
 def text(cell: dict) -> str:
@@ -127,6 +132,22 @@ def test_glue_keys_resolve(path):
             for ref in GLUE_ROLE.findall(text(cell)):
                 used.add(ref.split("::")[-1].split(":")[0])
     assert used - glued == set(), f"{path.name}: glue keys used in prose but never glued"
+
+
+def test_every_chapter_starts_with_the_colab_install_cell():
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "colab_cell.py"), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for path in NOTEBOOKS:
+        first = load(path)["cells"][0]
+        assert first["cell_type"] == "code" and first.get("execution_count") is None and not first["outputs"]
+        assert {"skip-execution", "nbval-skip", "remove-cell"} <= set(first["metadata"]["tags"])
+        assert 'if "google.colab" in sys.modules:' in text(first)
+
+
+def test_launch_buttons_are_configured():
+    launch = yaml.safe_load((ROOT / "_config.yml").read_text())["launch_buttons"]
+    assert launch["colab_url"] == "https://colab.research.google.com"
+    assert launch["binderhub_url"] == "https://mybinder.org"
 
 
 def test_every_catalog_loss_is_called_in_some_chapter():
