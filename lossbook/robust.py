@@ -72,7 +72,10 @@ def _rho(x: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Ten
     # (b L / 2) * exprel(a L / 2) with L = log1p(z / b); equal to log1p(z/2) at a = 0 exactly.
     general = 0.5 * b * log1p_term * _exprel(0.5 * a * log1p_term)
     result = torch.where(alpha == 2, 0.5 * z, general)
-    result = torch.where(alpha == -math.inf, -torch.expm1(-0.5 * z), result)
+    # Welsch: -expm1 keeps small z exact; 1 - exp for large z keeps the tiny gradient
+    # exp(-z/2) (expm1's backward computes it as result + 1, which rounds to 0).
+    welsch = torch.where(z < 1, -torch.expm1(-0.5 * torch.clamp(z, max=1)), 1 - torch.exp(-0.5 * z))
+    result = torch.where(alpha == -math.inf, welsch, result)
     # exp(z/2) only where alpha is +inf: elsewhere an overflow would turn the zero
     # gradient of the unselected branch into NaN (0 * inf).
     z_inf = torch.where(alpha == math.inf, z, torch.zeros_like(z))

@@ -133,6 +133,13 @@ def test_special_cases(name, dtype):
     torch.testing.assert_close(got, closed((x / c) ** 2), rtol=1e-6 if dtype == F32 else 1e-14, atol=1e-7)
 
 
+def test_welsch_gradient_is_not_lost_in_the_tail():
+    x = torch.tensor([0.5, 10.0, 30.0], dtype=F64, requires_grad=True)
+    general_robust(x, -INF, 1.0, reduction="sum").backward()
+    want = x.detach() * torch.exp(-x.detach() ** 2 / 2)  # d/dx (1 - exp(-x^2/2)), about 2e-21 at x = 10
+    torch.testing.assert_close(x.grad, want, rtol=1e-12, atol=0)
+
+
 def test_alpha_two_is_half_mse_and_alpha_one_is_pseudo_huber():
     pred, target = residuals(seed=1), residuals(seed=2)
     r = pred - target
