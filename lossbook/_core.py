@@ -171,8 +171,9 @@ def check_unit_interval(x: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` unless every value of ``x`` is in [0, 1] (NaN is not)."""
     if not _value_checks_enabled or x.numel() == 0:
         return
-    ok = (x >= 0) & (x <= 1)
-    if not bool(ok.all()):
+    lo, hi = torch.aminmax(x)  # one pass over the data, one synchronisation; NaN fails it
+    if not bool((lo >= 0) & (hi <= 1)):
+        ok = (x >= 0) & (x <= 1)
         bad = x[~ok].flatten()[:3].tolist()
         raise ValueError(f"{name} must hold probabilities in [0, 1], got values such as {bad}")
 
@@ -182,6 +183,9 @@ def check_class_indices(
 ) -> None:
     """Raise ``ValueError`` unless every index is in ``[0, num_classes)`` (or ``ignore_index``)."""
     if not _value_checks_enabled or target.numel() == 0:
+        return
+    lo, hi = torch.aminmax(target)  # one pass over the data, one synchronisation
+    if bool((lo >= 0) & (hi < num_classes)):
         return
     ok = (target >= 0) & (target < num_classes)
     if ignore_index is not None:

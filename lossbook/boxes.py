@@ -74,6 +74,11 @@ def iou_loss(
     this is ``1 - diag(box_iou(pred, target))`` with ``eps`` in the
     denominator.
 
+    Value checks (on by default) read both sets of boxes once more, and on a
+    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
+    measured 0.5x the time of torchvision's formula with checks on, 0.5x with
+    them off.
+
     Args:
         pred: predicted boxes.
         target: target boxes.
@@ -110,6 +115,11 @@ def giou_loss(
     still has a gradient; it lies in [0, 2).
 
     Matches torchvision's ``generalized_box_iou_loss`` (same ``eps``).
+
+    Value checks (on by default) read both sets of boxes once more, and on a
+    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
+    measured 0.6x the time of torchvision's ``generalized_box_iou_loss`` with
+    checks on, 0.5x with them off.
 
     Args:
         pred: predicted boxes.
@@ -149,6 +159,11 @@ def diou_loss(
     converges faster than GIoU's area penalty.
 
     Matches torchvision's ``distance_box_iou_loss`` (same ``eps``).
+
+    Value checks (on by default) read both sets of boxes once more, and on a
+    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
+    measured 0.7x the time of torchvision's ``distance_box_iou_loss`` with
+    checks on, 0.8x with them off.
 
     Args:
         pred: predicted boxes.
@@ -199,6 +214,11 @@ def ciou_loss(
     arctangent is computed as ``atan2(w, h)``, equal to torchvision's
     ``atan(w / h)`` for boxes of positive height, but with a finite gradient
     for a box of zero height, where torchvision's is NaN.
+
+    Value checks (on by default) read both sets of boxes once more, and on a
+    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
+    measured 0.8x the time of torchvision's ``complete_box_iou_loss`` with
+    checks on, 0.8x with them off.
 
     Args:
         pred: predicted boxes.

@@ -32,6 +32,11 @@ def dice_loss(
     PyTorch has no built-in; the tests compare with a float64 evaluation of
     the formula.
 
+    Value checks (on by default) read ``probs`` and ``target`` once more, and
+    on a GPU wait for the device: the CPU benchmark (see the benchmarks
+    appendix) measured 1.4x the time of the plain formula with checks on, 1.1x
+    with them off.
+
     Args:
         probs: predicted foreground probabilities (after a sigmoid), in [0, 1].
         target: target mask in [0, 1], the same shape.
