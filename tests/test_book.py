@@ -9,12 +9,13 @@ builds with warnings as errors.
 
 from __future__ import annotations
 
+import html.parser
 import json
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 import yaml
@@ -156,24 +157,125 @@ def test_every_catalog_loss_is_called_in_some_chapter():
     assert missing == [], f"catalog losses never called in an executed chapter: {missing}"
 
 
-def test_book_builds_with_warnings_as_errors(tmp_path_factory):
+def test_book_builds_with_warnings_as_errors(built_book):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     # Stored outputs are shown as they are and verified by nbval; with no
     # execution cache there is no stale cache to hide a change in lossbook.
     assert config["execute"]["execute_notebooks"] == "off"
-    out = tmp_path_factory.mktemp("book")
-    jb = shutil.which("jupyter-book", path=str(pathlib.Path(sys.executable).parent))
-    assert jb, "jupyter-book is not installed next to this Python"
-    run = subprocess.run(
-        [jb, "build", str(ROOT), "-W", "--path-output", str(out)],
-        capture_output=True, text=True, timeout=900,
-    )
-    log = run.stdout + run.stderr
-    assert run.returncode == 0, f"book build failed:\n{log[-5000:]}"
-    assert "WARNING" not in log
-    html = out / "_build" / "html"
+    assert built_book.returncode == 0, f"book build failed:\n{built_book.log[-5000:]}"
+    assert "WARNING" not in built_book.log
     for doc in toc_documents():
-        page = html / f"{doc}.html"
+        page = built_book.html / f"{doc}.html"
         assert page.exists(), f"{doc} was not built"
         # a glue role that Sphinx did not replace (e.g. swallowed by a broken $...$) shows raw
         assert "{glue" not in page.read_text(encoding="utf-8"), f"{doc}: a glue role was not rendered"
+
+
+# --------------------------------------------------------------------------
+# Internal links of the built HTML (issue #7), checked without a browser;
+# tests/test_browser.py checks what only a browser sees.
+
+class _LinkParser(html.parser.HTMLParser):
+    """Collects the ids (and <a name>) of a page and its href/src references."""
+
+    REFS = {"a": "href", "area": "href", "link": "href", "img": "src", "script": "src",
+            "iframe": "src", "source": "src", "video": "src", "audio": "src", "embed": "src"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.refs: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("name"):
+            self.ids.add(attrs["name"])
+        attr = self.REFS.get(tag)
+        if attr and attrs.get(attr) is not None:
+            self.refs.append((tag, attrs[attr]))
+
+
+def _parse_html(path: pathlib.Path) -> _LinkParser:
+    parser = _LinkParser()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def broken_local_links(root: pathlib.Path) -> list[str]:
+    """Every local href/src of every HTML page under root (but _static/) that does not resolve.
+
+    A reference resolves when its file exists inside root (a folder means its
+    index.html) and, for a #fragment into an HTML page (the same page or
+    another), when that page has an element with that id. External URLs
+    (http:, https:, //host, mailto:, data:, javascript:, ...) are not checked.
+    """
+    root = root.resolve()
+    parsed: dict[pathlib.Path, _LinkParser] = {}
+
+    def parse(path):
+        if path not in parsed:
+            parsed[path] = _parse_html(path)
+        return parsed[path]
+
+    problems = []
+    for page in sorted(root.rglob("*.html")):
+        page = page.resolve()
+        if page.relative_to(root).parts[0] == "_static":
+            continue  # theme template fragments ({{ pathto(...) }}), not pages
+        for tag, ref in parse(page).refs:
+            parts = urllib.parse.urlsplit(ref.strip())
+            if parts.scheme or parts.netloc:
+                continue  # external, or mailto:/data:/javascript:
+            where = f"{page.relative_to(root)}: <{tag}> {ref!r}"
+            target = page
+            if parts.path:
+                target = (page.parent / urllib.parse.unquote(parts.path)).resolve()
+                if target.is_dir():
+                    target = target / "index.html"
+                if not target.is_relative_to(root) or not target.is_file():
+                    problems.append(f"{where}: no such file")
+                    continue
+            fragment = urllib.parse.unquote(parts.fragment)
+            if fragment and target.suffix == ".html" and fragment not in parse(target).ids:
+                problems.append(f"{where}: no id {fragment!r} in {target.relative_to(root)}")
+    return problems
+
+
+def test_no_broken_internal_links(built_book):
+    assert (built_book.html / "index.html").exists(), f"the book was not built:\n{built_book.log[-3000:]}"
+    problems = broken_local_links(built_book.html)
+    assert problems == [], "broken internal links in the built book:\n" + "\n".join(problems)
+
+
+def test_link_checker_catches_broken_links(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_images").mkdir()
+    (tmp_path / "_images" / "fig.png").write_bytes(b"png")
+    (tmp_path / "index.html").write_text('<a href="book/a.html">a</a><p id="top"></p>')
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "template.html").write_text('<link href="{{ pathto(x) }}">')  # not a page
+    (tmp_path / "book" / "a.html").write_text(
+        '<h1 id="a-title">A</h1><a href="#a-title">ok</a><a href="../index.html#top">ok</a>'
+        '<a href="../">ok</a><img src="../_images/fig.png"><a href="https://example.com/x.html#y">ext</a>'
+        '<a href="mailto:a@b.c">mail</a><a href="#">top</a><a href="a.html?x=1#a%2Dtitle">ok</a>'
+    )
+    assert broken_local_links(tmp_path) == []
+    (tmp_path / "book" / "b.html").write_text(
+        '<a href="missing.html">1</a><a href="a.html#nope">2</a><a href="#also-nope">3</a>'
+        '<img src="../_images/gone.png"><script src="../_static/gone.js"></script>'
+        '<link rel="stylesheet" href="../../outside.css">'
+    )
+    problems = broken_local_links(tmp_path)
+    assert len(problems) == 6, problems
+    for expected in ["missing.html", "'nope'", "'also-nope'", "gone.png", "gone.js", "outside.css"]:
+        assert any(expected in p for p in problems), (expected, problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_pages_have_launch_buttons(built_book, path):
+    doc = str(path.relative_to(ROOT).with_suffix(""))
+    page = (built_book.html / f"{doc}.html").read_text(encoding="utf-8")
+    assert f"https://colab.research.google.com/github/lossbook/lossbook/blob/main/{doc}.ipynb" in page
+    assert f"https://mybinder.org/v2/gh/lossbook/lossbook/main?urlpath=tree/{doc}.ipynb" in page
