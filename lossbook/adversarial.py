@@ -59,6 +59,13 @@ def _two_sided(real_term: torch.Tensor, fake_term: torch.Tensor, reduction: str)
     return _core.reduce(real_term, reduction) + _core.reduce(fake_term, reduction)
 
 
+def _difference(fake: torch.Tensor, real: torch.Tensor, reduction: str) -> torch.Tensor:
+    # reduce first, then subtract: two scalar ops instead of a negated copy of the batch
+    if reduction == "none":
+        return fake - real
+    return _core.reduce(fake, reduction) - _core.reduce(real, reduction)
+
+
 def gan_discriminator_loss(
     real_logits: torch.Tensor, fake_logits: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:
@@ -185,7 +192,7 @@ def wasserstein_critic_loss(
     """
     _core.check_reduction(reduction)
     _real_fake(real_scores, fake_scores, ("real_scores", "fake_scores"), reduction)
-    return _two_sided(-real_scores, fake_scores, reduction)
+    return _difference(fake_scores, real_scores, reduction)
 
 
 def wasserstein_generator_loss(fake_scores: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -214,7 +221,9 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor, *, reduction: str = "m
     """
     _core.check_reduction(reduction)
     _check_scores(fake_scores, "fake_scores")
-    return _core.reduce(-fake_scores, reduction)
+    if reduction == "none":
+        return -fake_scores
+    return -_core.reduce(fake_scores, reduction)
 
 
 def gradient_penalty(

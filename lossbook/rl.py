@@ -64,7 +64,8 @@ def policy_gradient_loss(
     """
     _core.check_reduction(reduction)
     _core.check_pair(log_probs, advantages, ("log_probs", "advantages"))
-    return _core.reduce(-(log_probs * advantages.detach()), reduction)
+    weighted = log_probs * advantages.detach()
+    return -weighted if reduction == "none" else -_core.reduce(weighted, reduction)
 
 
 def td_loss(
