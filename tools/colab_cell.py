@@ -1,10 +1,13 @@
 """Put the Colab install cell at the top of every chapter notebook (idempotent).
 
 A reader who opens a chapter in Colab (launch button) gets a first cell that
-installs the lossbook release the chapter was executed with. The cell is
-tagged so that nothing else runs it: ``skip-execution`` (myst-nb and
-nbclient, hence tools/execute_notebooks.py), ``nbval-skip`` (nbval) and
-``remove-cell`` (the HTML book, whose readers need no install). Usage:
+installs the lossbook release the chapter was executed with. Anywhere else
+the cell does nothing (it tests for Colab), so tools/execute_notebooks.py runs
+it like every other cell and the notebook is stored executed top to bottom.
+It is tagged ``nbval-skip`` (nbval does not run it: CI must not try to
+install anything) and ``remove-cell`` (the HTML book, whose readers need no
+install); the book itself executes nothing (``execute_notebooks: off``). After
+this tool changes a notebook, re-execute it. Usage:
 
     python tools/colab_cell.py            # every notebook in _toc.yml
     python tools/colab_cell.py --check    # exit 1 if any notebook lacks the current cell
@@ -19,7 +22,8 @@ import sys
 import nbformat
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TAGS = ["remove-cell", "skip-execution", "nbval-skip"]
+TAGS = ["remove-cell", "nbval-skip"]
+CELL_ID = "colab-install"  # fixed: a random id would change on every run
 
 
 def version() -> str:
@@ -41,7 +45,7 @@ def source() -> str:
 
 
 def is_colab_cell(cell) -> bool:
-    return cell.cell_type == "code" and "skip-execution" in cell.metadata.get("tags", [])
+    return cell.cell_type == "code" and cell.get("id") == CELL_ID
 
 
 def notebooks() -> list[pathlib.Path]:
@@ -63,7 +67,7 @@ def main(argv: list[str]) -> int:
         if first is not None and is_colab_cell(first):
             nb.cells.pop(0)
         cell = nbformat.v4.new_code_cell(source(), metadata={"tags": list(TAGS)})
-        cell["id"] = "colab-install"  # fixed: a random id would change on every run
+        cell["id"] = CELL_ID
         nb.cells.insert(0, cell)
         nbformat.write(nb, path)
     if check and stale:
