@@ -75,9 +75,8 @@ def iou_loss(
     denominator.
 
     Value checks (on by default) read both sets of boxes once more, and on a
-    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
-    measured 0.5x the time of torchvision's formula with checks on, 0.5x with
-    them off.
+    GPU wait for the device; the benchmarks appendix gives the measured time
+    against the peer with checks on and off.
 
     Args:
         pred: predicted boxes.
@@ -117,9 +116,8 @@ def giou_loss(
     Matches torchvision's ``generalized_box_iou_loss`` (same ``eps``).
 
     Value checks (on by default) read both sets of boxes once more, and on a
-    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
-    measured 0.6x the time of torchvision's ``generalized_box_iou_loss`` with
-    checks on, 0.5x with them off.
+    GPU wait for the device; the benchmarks appendix gives the measured time
+    against the peer with checks on and off.
 
     Args:
         pred: predicted boxes.
@@ -161,9 +159,8 @@ def diou_loss(
     Matches torchvision's ``distance_box_iou_loss`` (same ``eps``).
 
     Value checks (on by default) read both sets of boxes once more, and on a
-    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
-    measured 0.7x the time of torchvision's ``distance_box_iou_loss`` with
-    checks on, 0.8x with them off.
+    GPU wait for the device; the benchmarks appendix gives the measured time
+    against the peer with checks on and off.
 
     Args:
         pred: predicted boxes.
@@ -216,9 +213,8 @@ def ciou_loss(
     for a box of zero height, where torchvision's is NaN.
 
     Value checks (on by default) read both sets of boxes once more, and on a
-    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
-    measured 0.8x the time of torchvision's ``complete_box_iou_loss`` with
-    checks on, 0.8x with them off.
+    GPU wait for the device; the benchmarks appendix gives the measured time
+    against the peer with checks on and off.
 
     Args:
         pred: predicted boxes.

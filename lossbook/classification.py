@@ -57,9 +57,8 @@ def cross_entropy(
     Matches :func:`torch.nn.functional.cross_entropy` (same defaults).
 
     Value checks (on by default) read the class indices (or target
-    probabilities) once more, and on a GPU wait for the device: the CPU
-    benchmark (see the benchmarks appendix) measured 1.0x the time of
-    ``F.cross_entropy`` with checks on, 1.0x with them off.
+    probabilities) once more, and on a GPU wait for the device; the benchmarks
+    appendix gives the measured time against the peer with checks on and off.
 
     Args:
         logits: unnormalised class scores :math:`z`.
@@ -125,9 +124,8 @@ def nll(
     Matches :func:`torch.nn.functional.nll_loss`.
 
     Value checks (on by default) read the class indices once more, and on a
-    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
-    measured 1.2x the time of ``F.nll_loss`` with checks on, 1.1x with them
-    off.
+    GPU wait for the device; the benchmarks appendix gives the measured time
+    against the peer with checks on and off.
 
     Args:
         log_probs: log-probabilities :math:`s`, usually from ``log_softmax``.
@@ -172,8 +170,8 @@ def kl_divergence(logits: torch.Tensor, target_probs: torch.Tensor, *, reduction
     reduction="batchmean")`` for ``"mean"``.
 
     Value checks (on by default) read ``target_probs`` once more, and on a GPU
-    wait for the device: the CPU benchmark (see the benchmarks appendix)
-    measured 1.1x the time of ``F.kl_div`` with checks on, 1.1x with them off.
+    wait for the device; the benchmarks appendix gives the measured time
+    against the peer with checks on and off.
 
     Args:
         logits: unnormalised scores :math:`z`.
@@ -228,9 +226,8 @@ def binary_cross_entropy(
     Matches :func:`torch.nn.functional.binary_cross_entropy`.
 
     Value checks (on by default) read ``probs`` and ``target`` once more, and
-    on a GPU wait for the device: the CPU benchmark (see the benchmarks
-    appendix) measured 1.0x the time of ``F.binary_cross_entropy`` with checks
-    on, 1.0x with them off.
+    on a GPU wait for the device; the benchmarks appendix gives the measured
+    time against the peer with checks on and off.
 
     Args:
         probs: probabilities :math:`p` in [0, 1].
@@ -277,9 +274,8 @@ def binary_cross_entropy_with_logits(
     Matches :func:`torch.nn.functional.binary_cross_entropy_with_logits`.
 
     Value checks (on by default) read ``target`` once more, and on a GPU wait
-    for the device: the CPU benchmark (see the benchmarks appendix) measured
-    1.0x the time of ``F.binary_cross_entropy_with_logits`` with checks on,
-    1.0x with them off.
+    for the device; the benchmarks appendix gives the measured time against
+    the peer with checks on and off.
 
     Args:
         logits: logits :math:`x`.
@@ -352,8 +348,8 @@ def focal(
     ``"none"``, lossbook's is ``"mean"``, the mean over all elements).
 
     Value checks (on by default) read ``target`` once more, and on a GPU wait
-    for the device: the CPU benchmark (see the benchmarks appendix) measured
-    0.8x the time of torchvision's formula with checks on, 0.7x with them off.
+    for the device; the benchmarks appendix gives the measured time against
+    the peer with checks on and off.
 
     Args:
         logits: logits :math:`x`.
@@ -473,9 +469,8 @@ def softmax_focal(
     the formula.
 
     Value checks (on by default) read the class indices once more, and on a
-    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
-    measured 1.1x the time of the plain formula with checks on, 1.1x with them
-    off.
+    GPU wait for the device; the benchmarks appendix gives the measured time
+    against the peer with checks on and off.
 
     Args:
         logits: unnormalised class scores :math:`z` (at least two classes).
@@ -606,8 +601,8 @@ def hinge(
     evaluation of the formula.
 
     Value checks (on by default) read the labels once more, and on a GPU wait
-    for the device: the CPU benchmark (see the benchmarks appendix) measured
-    1.1x the time of the plain formula with checks on, 1.2x with them off.
+    for the device; the benchmarks appendix gives the measured time against
+    the peer with checks on and off.
 
     Args:
         scores: real-valued scores :math:`s` (not probabilities).
@@ -657,9 +652,8 @@ def multiclass_hinge(
     Matches :func:`torch.nn.functional.multi_margin_loss` (same defaults).
 
     Value checks (on by default) read the class indices once more, and on a
-    GPU wait for the device: the CPU benchmark (see the benchmarks appendix)
-    measured 1.0x the time of ``F.multi_margin_loss`` with checks on, 1.0x
-    with them off.
+    GPU wait for the device; the benchmarks appendix gives the measured time
+    against the peer with checks on and off.
 
     Args:
         scores: class scores :math:`s`.

@@ -115,8 +115,8 @@ def contrastive(
     of the formula.
 
     Value checks (on by default) read ``similar`` once more, and on a GPU wait
-    for the device: the CPU benchmark (see the benchmarks appendix) measured
-    1.5x the time of the plain formula with checks on, 1.5x with them off.
+    for the device; the benchmarks appendix gives the measured time against
+    the peer with checks on and off.
 
     Args:
         x1: first embeddings of the pairs.
