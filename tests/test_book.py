@@ -275,3 +275,105 @@ def test_chapter_pages_have_launch_buttons(built_book, path):
     page = (built_book.html / f"{doc}.html").read_text(encoding="utf-8")
     assert f"https://colab.research.google.com/github/lossbook/lossbook/blob/main/{doc}.ipynb" in page
     assert f"https://mybinder.org/v2/gh/lossbook/lossbook/main?urlpath=tree/{doc}.ipynb" in page
+
+
+# --------------------------------------------------------------------------
+# Each page loads each script once: Sphinx 7 emitted sphinx-thebe's inline
+# config script twice (a console error on every page); tools/lossbook_sphinx.py
+# removes such duplicates.
+
+class _ScriptParser(html.parser.HTMLParser):
+    """Collects every <script> of a page as its attributes and its body."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[str] = []
+        self._open: tuple[str, list[str]] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self._open = (" ".join(f"{k}={v!r}" for k, v in sorted(attrs, key=lambda a: a[0])), [])
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open[1].append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._open is not None:
+            attrs, body = self._open
+            self.scripts.append(f"<script{' ' * bool(attrs)}{attrs}>{''.join(body).strip()[:150]}</script>")
+            self._open = None
+
+
+def repeated_scripts(root: pathlib.Path) -> list[str]:
+    """Every <script> (same attributes, same body) that a page under root (but _static/) has more than once."""
+    problems = []
+    for page in sorted(root.rglob("*.html")):
+        if page.relative_to(root).parts[0] == "_static":
+            continue
+        parser = _ScriptParser()
+        parser.feed(page.read_text(encoding="utf-8", errors="replace"))
+        for script in dict.fromkeys(parser.scripts):
+            if (n := parser.scripts.count(script)) > 1:
+                problems.append(f"{page.relative_to(root)}: {n} times {script}")
+    return problems
+
+
+def test_no_page_has_the_same_script_twice(built_book):
+    assert (built_book.html / "index.html").exists(), f"the book was not built:\n{built_book.log[-3000:]}"
+    # the check had something to check: sphinx-thebe's inline config is on every page of the book
+    pages = [built_book.html / f"{doc}.html" for doc in toc_documents()]
+    without = [p.name for p in pages if '<script>const THEBE_JS_URL = "' not in p.read_text(encoding="utf-8")]
+    assert without == [], f"pages without sphinx-thebe's inline config script: {without}"
+    problems = repeated_scripts(built_book.html)
+    assert problems == [], "scripts that a built page has twice:\n" + "\n".join(problems)
+
+
+def test_repeated_script_check_catches_a_repeat(tmp_path):
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "template.html").write_text("<script>x()</script><script>x()</script>")  # not a page
+    (tmp_path / "a.html").write_text(
+        '<script>const A = 1</script><script src="s.js"></script><script async src="s.js"></script>'
+        "<script>const B = 1</script><script type=\"text/x-config\">const A = 1</script>"
+    )
+    assert repeated_scripts(tmp_path) == []
+    (tmp_path / "b.html").write_text(
+        '<script>const A = 1</script><script src="s.js"></script><script>const A = 1</script><script src="s.js"></script>'
+    )
+    assert repeated_scripts(tmp_path) == [
+        "b.html: 2 times <script>const A = 1</script>", "b.html: 2 times <script src='s.js'></script>"]
+
+
+def test_extension_keeps_one_of_each_script():
+    """tools/lossbook_sphinx.py on what Sphinx 7 put into a page's script_files."""
+    import importlib.util
+
+    from sphinx.builders.html._assets import _JavaScript
+
+    spec = importlib.util.spec_from_file_location("lossbook_sphinx", ROOT / "tools" / "lossbook_sphinx.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "lossbook_sphinx: tools" in (ROOT / "_config.yml").read_text()  # Jupyter Book loads it from there
+
+    thebe = "const THEBE_JS_URL = 1"
+    scripts = [
+        _JavaScript("_static/doctools.js", priority=200),
+        _JavaScript(None, priority=500, body=thebe),  # app.add_js_file(None, body=...) after the builder started
+        _JavaScript("_static/sphinx-thebe.js", priority=500, **{"async": "async"}),
+        _JavaScript("_static/late.js", priority=800),
+        _JavaScript("", priority=500, body=thebe),  # the builder re-adding the registry's copy: None != ''
+        _JavaScript("", priority=500, body="const OTHER = 1"),  # another body: a script of its own
+        _JavaScript("_static/sphinx-thebe.js", priority=500),  # without async: a different tag
+        _JavaScript("_static/late.js", priority=300),  # the same tag: the one loading first (300) stays
+    ]
+    context = {"script_files": scripts}
+    module._deduplicate_page_scripts(None, "page", "page.html", context, None)
+    assert context["script_files"] is scripts  # changed in place: the builder's list, which others may extend
+    assert scripts == [
+        _JavaScript("_static/doctools.js", priority=200),
+        _JavaScript(None, priority=500, body=thebe),
+        _JavaScript("_static/sphinx-thebe.js", priority=500, **{"async": "async"}),
+        _JavaScript("", priority=500, body="const OTHER = 1"),
+        _JavaScript("_static/sphinx-thebe.js", priority=500),
+        _JavaScript("_static/late.js", priority=300),
+    ]

@@ -209,15 +209,6 @@ _INSPECT_JS = r"""() => {
 }"""
 
 
-# Upstream bug (Sphinx 7 + sphinx-thebe 0.3.1, on any Jupyter Book 1 build): sphinx-thebe
-# adds its inline config script from a read-phase event, so Sphinx emits it twice, and
-# the second `const THEBE_JS_URL` throws. Harmless (the first copy defines it, and
-# thebe loads only when a reader clicks "live code"); tolerated only when the page
-# really carries the duplicated script, so any other JavaScript error still fails.
-_THEBE_DUPLICATE_ERROR = "Identifier 'THEBE_JS_URL' has already been declared"
-_THEBE_DUPLICATE_SCRIPT = re.compile(r"(<script>const THEBE_JS_URL = [^<]*</script>)(\s*(?:<script[^>]*>[^<]*</script>\s*)*)\1")
-
-
 def open_page(context, url: str, base: str, *, screenshot: pathlib.Path | None = None) -> PageReport:
     """Open one page, let it settle, and report everything wrong with it (but its links)."""
     problems: list[str] = []
@@ -259,7 +250,6 @@ def open_page(context, url: str, base: str, *, screenshot: pathlib.Path | None =
         response = page.goto(url, wait_until="load")
         if response is None or response.status != 200:
             problems.append(f"the page itself answered {response and response.status}")
-        source = response.text() if response is not None else ""
         page.evaluate(_SETTLE_JS)
         found = page.evaluate(_INSPECT_JS)
         if screenshot is not None:
@@ -270,10 +260,7 @@ def open_page(context, url: str, base: str, *, screenshot: pathlib.Path | None =
             page.screenshot(path=str(screenshot), animations="disabled")
     finally:
         page.close()
-    for error in errors:
-        if error == _THEBE_DUPLICATE_ERROR and _THEBE_DUPLICATE_SCRIPT.search(source):
-            continue  # the known upstream bug above, and only where its cause is in the page
-        problems.append(f"uncaught JavaScript error: {error}")
+    problems += [f"uncaught JavaScript error: {error}" for error in errors]
     problems += [f"image did not render: {src}" for src in found["images"]]
     problems += [f"figure did not render (stored as text): {text}" for text in found["figures"]]
     problems += [f"math not typeset by MathJax: {tex}" for tex in found["untypeset"]]
@@ -371,12 +358,6 @@ def _mathjax_missing(page: str) -> str:
     return changed
 
 
-def _thebe_error_without_duplicate(page: str) -> str:
-    page = _THEBE_DUPLICATE_SCRIPT.sub(r"\1\2", page)  # the page as it will be once fixed upstream
-    assert not _THEBE_DUPLICATE_SCRIPT.search(page)
-    return _insert("<script>const THEBE_JS_URL = 1;</script>")(page)
-
-
 MATH = '<p><span class="math notranslate nohighlight">\\({}\\)</span></p>'
 
 # breakage: (what book/broken.html gets inserted, what the report must say)
@@ -404,9 +385,6 @@ INSERTED = {
 # breakage: (how its own page is made from the chapter, what the report must say)
 OWN_PAGE = {
     "mathjax_missing": (_mathjax_missing, ["HTTP 404 for _static/mathjax/no-such-mathjax.js", "math not typeset by MathJax"]),
-    # the tolerated upstream thebe error counts where the page lacks its cause
-    "thebe_error_elsewhere": (_thebe_error_without_duplicate,
-                              ["uncaught JavaScript error: Identifier 'THEBE_JS_URL' has already been declared"]),
 }
 # links to, and data fetched from, other hosts fail offline without counting as broken
 CLEAN_EXTRAS = ('<p><a href="https://example.invalid/page.html#x">out</a></p>'
