@@ -244,11 +244,10 @@ def check_class_weight(weight: object, scores: torch.Tensor) -> torch.Tensor | N
     c = scores.shape[1]
     if weight.shape != (c,):
         raise ValueError(f"weight must have shape ({c},), one per class, got {tuple(weight.shape)}")
-    if weight.dtype != scores.dtype or weight.device != scores.device:
-        raise TypeError(
-            f"weight must match the scores' dtype and device ({scores.dtype}, {scores.device}), "
-            f"got {weight.dtype} on {weight.device}"
-        )
+    if weight.dtype != scores.dtype:
+        raise TypeError(f"weight must have the scores' dtype ({scores.dtype}), got {weight.dtype}")
+    if weight.device != scores.device:
+        raise ValueError(f"weight must be on the scores' device ({scores.device}), got {weight.device}")
     return weight
 
 
@@ -263,8 +262,10 @@ def check_broadcast_weight(weight: object, shape: torch.Size, name: str, like: t
         ok = False
     if not ok:
         raise ValueError(f"{name} must broadcast to {tuple(shape)}, got {tuple(weight.shape)}")
-    if weight.dtype != like.dtype or weight.device != like.device:
-        raise TypeError(f"{name} must match the input's dtype and device, got {weight.dtype} on {weight.device}")
+    if weight.dtype != like.dtype:
+        raise TypeError(f"{name} must have the input's dtype ({like.dtype}), got {weight.dtype}")
+    if weight.device != like.device:
+        raise ValueError(f"{name} must be on the input's device ({like.device}), got {weight.device}")
     return weight
 
 

@@ -1,10 +1,11 @@
 r"""Box-regression losses of the IoU family.
 
-Boxes are ``(N, 4)`` tensors in ``(x1, y1, x2, y2)`` corner format with
-``x1 <= x2`` and ``y1 <= y2``: prediction first, target second, one loss per
-pair of rows. ``reduction`` defaults to ``"mean"`` (torchvision's box losses
-default to ``"none"``); the mean of an empty batch is a zero that still
-backpropagates, as in torchvision.
+Boxes are ``(N, 4)`` tensors of finite coordinates in ``(x1, y1, x2, y2)``
+corner format with ``x1 <= x2`` and ``y1 <= y2`` (the value checks reject
+other boxes): prediction first, target second, one loss per pair of rows.
+``reduction`` defaults to ``"mean"`` (torchvision's box losses default to
+``"none"``); the mean of an empty batch is a zero that still backpropagates,
+as in torchvision.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ def _check_boxes(pred: object, target: object, eps: float) -> float:
     eps = _core.check_nonnegative(eps, "eps")
     if _core.value_checks_enabled():
         for name, boxes in (("pred", pred), ("target", target)):
-            bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
-            if bool(bad.any()):
+            # comparisons with NaN are False, so the order test alone would let a NaN box through
+            nonfinite = ~torch.isfinite(boxes).all(1)
+            bad = nonfinite | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+            if bool(bad.any()):  # one synchronisation when every box is fine
+                if bool(nonfinite.any()):
+                    row = boxes[nonfinite][0].tolist()
+                    raise ValueError(f"{name} boxes must have finite coordinates, got a box {row}")
                 row = boxes[bad][0].tolist()
                 raise ValueError(f"{name} boxes must have x2 >= x1 and y2 >= y1, got a box {row}")
     return eps

@@ -149,7 +149,10 @@ def class_pair_cases(names, *, int_target=True):
 
 
 def class_weight_cases(args):
-    """A per-class ``weight`` of the wrong type, length or dtype, for scores with C = 3."""
+    """A per-class ``weight`` of the wrong type, length, dtype or device, for float32 CPU scores with C = 3.
+
+    The meta device stands in for a GPU: a weight there is on another device.
+    """
     shape = r"^weight must have shape \(3,\), one per class, got "
     return [
         ("weight-list", args, {"weight": [1.0] * 3}, TypeError, rf"^weight{_TENSOR}list"),
@@ -157,12 +160,15 @@ def class_weight_cases(args):
         ("weight-C+1", args, {"weight": torch.ones(4)}, ValueError, shape + r"\(4,\)$"),
         ("weight-1xC", args, {"weight": torch.ones(1, 3)}, ValueError, shape + r"\(1, 3\)$"),
         ("weight-f64", args, {"weight": torch.ones(3, dtype=torch.float64)}, TypeError,
-         r"^weight must match the scores' dtype and device \(torch\.float32, cpu\), got torch\.float64 on cpu$"),
+         r"^weight must have the scores' dtype \(torch\.float32\), got torch\.float64$"),
+        ("weight-device", args, {"weight": torch.ones(3, device="meta")}, ValueError,
+         r"^weight must be on the scores' device \(cpu\), got meta$"),
     ]
 
 
 def broadcast_weight_cases(name, args):
-    """An element weight (``weight``, ``pos_weight``) that does not broadcast to inputs of shape (4, 3)."""
+    """An element weight (``weight``, ``pos_weight``) that does not broadcast to float32 CPU inputs of
+    shape (4, 3), or has another dtype or device (meta stands in for a GPU)."""
     not_b = rf"^{name} must broadcast to \(4, 3\), got "
     return [
         (f"{name}-list", args, {name: [1.0] * 3}, TypeError, rf"^{name}{_TENSOR}list"),
@@ -170,7 +176,9 @@ def broadcast_weight_cases(name, args):
         (f"{name}-2x3", args, {name: torch.ones(2, 3)}, ValueError, not_b + r"\(2, 3\)$"),
         (f"{name}-grows", args, {name: torch.ones(1, 4, 3)}, ValueError, not_b + r"\(1, 4, 3\)$"),
         (f"{name}-f64", args, {name: torch.ones(3, dtype=torch.float64)}, TypeError,
-         rf"^{name} must match the input's dtype and device, got torch\.float64 on cpu$"),
+         rf"^{name} must have the input's dtype \(torch\.float32\), got torch\.float64$"),
+        (f"{name}-device", args, {name: torch.ones(3, device="meta")}, ValueError,
+         rf"^{name} must be on the input's device \(cpu\), got meta$"),
     ]
 
 

@@ -22,6 +22,7 @@ from bad_input import (
     bad_input_tests,
     box_shape_cases, box_value_cases, number_cases, pair_cases,
 )
+import lossbook
 from lossbook import boxes
 from lossbook.boxes import ciou_loss, diou_loss, iou_loss
 
@@ -359,6 +360,22 @@ BAD_INPUT = {k: _CASES for k in KEYS}
 
 
 test_bad_input, test_value_range_checks = bad_input_tests(LOSSES, BAD_INPUT, finite=True)
+
+
+@pytest.mark.parametrize("value, shown", [(math.nan, "nan"), (math.inf, "inf"), (-math.inf, "-inf")],
+                         ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("name, position", [("pred", 0), ("target", 1)], ids=["pred", "target"])
+@pytest.mark.parametrize("key", KEYS)
+def test_nonfinite_boxes_are_rejected(key, name, position, value, shown):
+    # x2 of the second box [1, 1, 3, 4]; NaN and +inf pass the order test x2 >= x1
+    args = [_B.clone(), _B.clone()]
+    args[position][1, 2] = value
+    message = rf"^{name} boxes must have finite coordinates, got a box \[1\.0, 1\.0, {shown}, 4\.0\]$"
+    with pytest.raises(ValueError, match=message):
+        LOSSES[key](*args)
+    if value != value:  # NaN: with the value checks off nothing stops it reaching the loss
+        with lossbook.value_checks(False):
+            assert torch.isnan(LOSSES[key](*args, reduction="none")[1])
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -210,7 +210,8 @@ GRADCHECK = {
     "focal": [
         ("soft", _binary(_NC3, lo=0.05, hi=0.95), 2, True),
         ("soft-gamma=0.5-alpha=None", _with(_binary(_NC3, lo=0.05, hi=0.95), gamma=0.5, alpha=None), 2, True),
-        ("hard", _binary(_NC3, hard=True), 1, True),  # targets 0 or 1: d/dt of log t is infinite there
+        # targets 0 or 1: a finite-difference step in t leaves [0, 1] (d/dt: test_focal_target_gradient)
+        ("hard", _binary(_NC3, hard=True), 1, True),
         ("hard-gamma=0.5", _with(_binary(_NC3, hard=True), gamma=0.5), 1, True),
     ],
     "softmax_focal": [("default", _idx(_NC3), 1, True),
@@ -232,6 +233,54 @@ def test_gradcheck(key, make, wrt, second, reduction):
     assert torch.autograd.gradcheck(fn, inputs)
     if second:
         assert torch.autograd.gradgradcheck(fn, inputs)
+
+
+# focal in the target t (learned soft targets): q = 1 - p_t = p + t (1 - 2p), ce = -(t log p +
+# (1 - t) log(1 - p)) and alpha_t = 1 - alpha + t (2 alpha - 1) are linear in t, with slopes 1 - 2p,
+# log(1 - p) - log p = -x and 2 alpha - 1, so
+#     d/dt = (2 alpha - 1) q^gamma ce + alpha_t q^gamma (gamma (1 - 2p) ce / q - x),
+# finite at t = 0 and 1 too (q > 0 for a finite x), where log t or log(1 - t) is not.
+
+
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (None, 0.5), (0.75, 0.5), (0.25, 0.0), (1.0, 5.0)])
+@pytest.mark.parametrize("dtype, tol", [(F64, 1e-12), (F32, 1e-6)], ids=str)
+def test_focal_target_gradient(dtype, tol, alpha, gamma):
+    # first and second derivatives (a Hessian-vector product) against float64 autograd of
+    # torchvision's formula; rows 0-2 hard targets, rows 3-5 soft
+    x, t = logits(NC), torch.cat([unit((3, 4), hard=True), unit((3, 4), seed=1)])
+    v = torch.linspace(-1, 1, x.numel(), dtype=F64).reshape(NC)
+    got, want = [], []
+    for out, f in ((got, lambda x, t: lossbook.focal(x, t, alpha=alpha, gamma=gamma, reduction="sum")),
+                   (want, lambda x, t: torchvision_focal(x, t, alpha=alpha, gamma=gamma, reduction="sum"))):
+        xs = [a.to(dtype if out is got else F64).requires_grad_(True) for a in (x, t)]
+        gx, gt = torch.autograd.grad(f(*xs), xs, create_graph=True)
+        out += [gx, gt, *torch.autograd.grad((gx * v).sum() + (gt * v.flip(0)).sum(), xs)]
+    for g, w in zip(got, want):
+        assert torch.isfinite(g).all()
+        torch.testing.assert_close(g.double(), w, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (None, 0.5), (0.75, 0.5)])
+def test_focal_target_gradient_at_logit_zero(alpha, gamma):
+    # x = 0: p = 1/2, q = 1/2, ce = log 2 for every t, so d/dt = (2 alpha - 1) 2^-gamma log 2
+    t = torch.tensor([0.0, 0.3, 1.0], dtype=F64, requires_grad=True)
+    loss = lossbook.focal(torch.zeros(3, dtype=F64), t, alpha=alpha, gamma=gamma, reduction="sum")
+    (g,) = torch.autograd.grad(loss, t)
+    want = 0.0 if alpha is None else (2 * alpha - 1) * 2**-gamma * np.log(2)  # None: alpha_t = 1, slope 0
+    torch.testing.assert_close(g, torch.full_like(g, want), rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize("gamma, want", [(0.5, [-16250.0, 0, 0, -1250]), (2.0, [-27500.0, 0, 0, 2500])])
+def test_focal_target_gradient_at_saturated_logits(gamma, want):
+    # float32, alpha = 0.25, x = (1e4, 1e4, -1e4, -1e4), t = (0, 1, 0, 1). Entries 2 and 3 are right:
+    # q = e^-1e4 = 0, so d/dt = 0. Entries 1 and 4 are wrong: q = 1, ce = 1e4, so with
+    #   1 - 2p = -1, alpha_t = 0.75: -0.5e4 + 0.75 (-gamma 1e4 - 1e4)   (entry 1)
+    #   1 - 2p = +1, alpha_t = 0.25: -0.5e4 + 0.25 (gamma 1e4 + 1e4)    (entry 4)
+    x = torch.tensor([1e4, 1e4, -1e4, -1e4], requires_grad=True)
+    t = torch.tensor([0.0, 1, 0, 1], requires_grad=True)
+    gx, gt = torch.autograd.grad(lossbook.focal(x, t, gamma=gamma, reduction="sum"), (x, t))
+    torch.testing.assert_close(gt, torch.tensor(want), rtol=1e-6, atol=0)
+    torch.testing.assert_close(gx, torch.tensor([0.75, 0, 0, -0.25]), rtol=1e-6, atol=0)  # alpha_t (p - t)
 
 
 # ==========================================================================

@@ -362,11 +362,13 @@ def test_check_class_weight():
     assert _core.check_class_weight(w, scores) is w
     with pytest.raises(ValueError, match=r"^weight must have shape \(3,\), one per class, got \(2,\)$"):
         _core.check_class_weight(w[:2], scores)
-    with pytest.raises(TypeError, match=r"^weight must match the scores' dtype and device \(torch\.float32, cpu\), "
-                                        r"got torch\.float64 on cpu$"):
+    # a dtype mismatch is a TypeError, a device mismatch a ValueError, as in check_pair
+    with pytest.raises(TypeError, match=r"^weight must have the scores' dtype \(torch\.float32\), got torch\.float64$"):
         _core.check_class_weight(w.double(), scores)
-    with pytest.raises(TypeError, match=r"^weight must match .* got torch\.float32 on meta$"):
+    with pytest.raises(ValueError, match=r"^weight must be on the scores' device \(cpu\), got meta$"):
         _core.check_class_weight(w.to("meta"), scores)
+    with pytest.raises(TypeError, match=r"^weight must have the scores' dtype"):  # dtype is checked first
+        _core.check_class_weight(w.to("meta", torch.float64), scores)
     with pytest.raises(TypeError, match=r"^weight must be a torch\.Tensor, got list$"):
         _core.check_class_weight([1.0, 2.0, 0.5], scores)
 
@@ -383,8 +385,10 @@ def test_check_broadcast_weight_rejects_what_would_change_the_shape(shape):
     message = rf"^pos_weight must broadcast to \(4, 3\), got {re.escape(str(shape))}$"
     with pytest.raises(ValueError, match=message):
         _core.check_broadcast_weight(torch.ones(shape), torch.Size((4, 3)), "pos_weight", _f(4, 3))
-    with pytest.raises(TypeError, match=r"^pos_weight must match the input's dtype and device, got torch\.float64"):
+    with pytest.raises(TypeError, match=r"^pos_weight must have the input's dtype \(torch\.float32\), got torch\.float64$"):
         _core.check_broadcast_weight(torch.ones(3, dtype=torch.float64), torch.Size((4, 3)), "pos_weight", _f(4, 3))
+    with pytest.raises(ValueError, match=r"^pos_weight must be on the input's device \(cpu\), got meta$"):
+        _core.check_broadcast_weight(torch.ones(3, device="meta"), torch.Size((4, 3)), "pos_weight", _f(4, 3))
 
 
 # --------------------------------------------------------------------------
