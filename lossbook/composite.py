@@ -37,6 +37,29 @@ def _check_weight(w: object, name: str) -> torch.Tensor | float:
     return _core.check_nonnegative(w, name)
 
 
+def _plain_weighted_sum(losses: object, weights: object) -> torch.Tensor | None:
+    """The sum for the common, valid case (lists or tuples of same-shape tensors and of
+    non-negative finite Python numbers), checked without the generic machinery; None
+    for anything else, which the full checks then handle (and explain)."""
+    if type(losses) not in (list, tuple) or type(weights) not in (list, tuple):
+        return None
+    if not losses or len(losses) != len(weights):
+        return None
+    first = losses[0]
+    if type(first) is not torch.Tensor or not first.is_floating_point():
+        return None
+    dtype, device, shape = first.dtype, first.device, first.shape
+    for loss, w in zip(losses, weights):
+        if type(loss) is not torch.Tensor or loss.dtype != dtype or loss.shape != shape or loss.device != device:
+            return None
+        if type(w) is not float and type(w) is not int or not 0 <= w < math.inf:
+            return None
+    total = weights[0] * first
+    for loss, w in zip(losses[1:], weights[1:]):
+        total = total + w * loss
+    return total
+
+
 def weighted_sum(
     losses: Sequence[torch.Tensor] | Mapping[str, torch.Tensor],
     weights: Sequence[float | torch.Tensor] | Mapping[str, float | torch.Tensor],
@@ -77,6 +100,9 @@ def weighted_sum(
         Y. Gal and R. Cipolla, "Multi-Task Learning Using Uncertainty to Weigh
         Losses", CVPR 2018 (on how sensitive results are to the weights).
     """
+    total = _plain_weighted_sum(losses, weights)
+    if total is not None:
+        return total
     if isinstance(losses, Mapping) or isinstance(weights, Mapping):
         if not (isinstance(losses, Mapping) and isinstance(weights, Mapping)):
             raise TypeError("losses and weights must both be sequences or both be mappings")
@@ -183,8 +209,12 @@ class UncertaintyWeighting(nn.Module):
                 _core.check_tensor(loss, f"losses[{i}]")
                 if loss.dim() != 0:
                     raise ValueError(f"losses[{i}] must be a scalar (0-dim) tensor, got shape {tuple(loss.shape)}")
-                if loss.dtype != losses[0].dtype or loss.device != losses[0].device:
-                    raise TypeError(f"losses[{i}] must have the dtype and device of losses[0]")
+                if loss.dtype != losses[0].dtype:
+                    raise TypeError(f"losses[{i}] must have the dtype of losses[0] ({losses[0].dtype}), got {loss.dtype}")
+                if loss.device != losses[0].device:
+                    raise ValueError(
+                        f"losses[{i}] must be on the device of losses[0] ({losses[0].device}), got {loss.device}"
+                    )
             stacked = torch.stack(list(losses))
         s = self.log_vars.to(device=stacked.device, dtype=stacked.dtype)
         return (torch.exp(-s) * stacked + s).sum()

@@ -107,9 +107,9 @@ def contrastive(
     Similar pairs are pulled together however close they already are;
     dissimilar pairs are pushed apart only until they are :math:`m` apart.
     This is Hadsell, Chopra and LeCun's loss without its factor
-    :math:`\tfrac12`. The squared distance of similar pairs is computed
-    without a square root, and the distance of an identical dissimilar pair
-    has the subgradient 0, so identical embeddings give finite gradients.
+    :math:`\tfrac12`. :math:`d` is computed once, by
+    ``torch.linalg.vector_norm``, whose subgradient at :math:`d = 0` is 0, so
+    identical embeddings give finite gradients (0 for both kinds of pair).
 
     PyTorch has no built-in; the tests compare with a float64 evaluation
     of the formula.
@@ -146,13 +146,13 @@ def contrastive(
         similar = similar.to(x1.dtype)
     elif similar.dtype != x1.dtype:
         raise TypeError(f"similar must be bool or {x1.dtype} like x1, got {similar.dtype}")
+    if similar.device != x1.device:
+        raise ValueError(f"similar must be on the embeddings' device ({x1.device}), got {similar.device}")
     if similar.shape != x1.shape[:1]:
         raise ValueError(f"similar must have shape ({x1.shape[0]},), one per pair, got {tuple(similar.shape)}")
     if _core.value_checks_enabled() and similar.numel() and not bool(((similar == 0) | (similar == 1)).all()):
         bad = similar[(similar != 0) & (similar != 1)][:3].tolist()
         raise ValueError(f"similar must hold 0 or 1, got values such as {bad}")
-    diff = x1 - x2
-    squared = (diff * diff).sum(dim=1)
-    distance = torch.linalg.vector_norm(diff, dim=1)  # its gradient at 0 is 0, not NaN
-    loss = similar * squared + (1 - similar) * F.relu(margin - distance) ** 2
+    distance = torch.linalg.vector_norm(x1 - x2, dim=1)  # its gradient at 0 is 0, not NaN
+    loss = similar * distance.square() + (1 - similar) * F.relu(margin - distance).square()
     return _core.reduce(loss, reduction)

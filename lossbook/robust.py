@@ -22,22 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _core
+from ._barron import _Rho, _rho
 
 __all__ = ["general_robust", "AdaptiveRobustLoss", "log_partition"]
-
-# Taylor coefficients 1/(k+1)! of exprel(y) = expm1(y) / y, lowest order first.
-_EXPREL = [1.0 / math.factorial(k + 1) for k in range(10)]
-
-
-def _exprel(y: torch.Tensor) -> torch.Tensor:
-    """``expm1(y) / y`` with its limit 1 at 0, accurate (value and derivative) near 0."""
-    small = y.abs() < 0.1
-    ys = torch.where(small, y, torch.zeros_like(y))
-    series = torch.zeros_like(y)
-    for c in reversed(_EXPREL):  # Horner; truncation error < 1e-17 for |y| < 0.1
-        series = series * ys + c
-    yl = torch.where(small, torch.ones_like(y), y)
-    return torch.where(small, series, torch.expm1(yl) / yl)
 
 
 def _as_tensor(value: object, name: str, like: torch.Tensor) -> torch.Tensor:
@@ -51,35 +38,6 @@ def _as_tensor(value: object, name: str, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number or a tensor, got {type(value).__name__}")
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
-
-
-def _rho(x: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Elementwise rho, broadcast; no checks."""
-    u = x / scale
-    z = u**2  # may overflow for huge |x|/c (float32: 1e20); only the closed forms use it
-    info = torch.finfo(z.dtype)
-    # |alpha - 2| clamped away from 0 so z / b stays finite; alpha == 2 is replaced below.
-    b = torch.clamp((alpha - 2).abs(), min=info.eps)
-    # Finite stand-in for alpha = +-inf in the general branch (the limits are selected below).
-    a = torch.where(torch.isinf(alpha), torch.zeros_like(alpha), alpha)
-    b = torch.where(torch.isinf(alpha), torch.full_like(b, 2.0), b)
-    # L = log(1 + z/b), without forming z where it would overflow: 2 log|u| - log b there.
-    big = u.abs() > info.max ** 0.25
-    u_small = torch.where(big, torch.zeros_like(u), u)
-    u_big = torch.where(big, u, torch.ones_like(u))
-    log1p_term = torch.where(big, 2 * torch.log(u_big.abs()) - torch.log(b), torch.log1p(u_small**2 / b))
-    # b/a * ((1 + z/b)^(a/2) - 1) written without dividing by a:
-    # (b L / 2) * exprel(a L / 2) with L = log1p(z / b); equal to log1p(z/2) at a = 0 exactly.
-    general = 0.5 * b * log1p_term * _exprel(0.5 * a * log1p_term)
-    result = torch.where(alpha == 2, 0.5 * z, general)
-    # Welsch: -expm1 keeps small z exact; 1 - exp for large z keeps the tiny gradient
-    # exp(-z/2) (expm1's backward computes it as result + 1, which rounds to 0).
-    welsch = torch.where(z < 1, -torch.expm1(-0.5 * torch.clamp(z, max=1)), 1 - torch.exp(-0.5 * z))
-    result = torch.where(alpha == -math.inf, welsch, result)
-    # exp(z/2) only where alpha is +inf: elsewhere an overflow would turn the zero
-    # gradient of the unselected branch into NaN (0 * inf).
-    z_inf = torch.where(alpha == math.inf, z, torch.zeros_like(z))
-    return torch.where(alpha == math.inf, torch.expm1(0.5 * z_inf), result)
 
 
 def general_robust(
@@ -116,16 +74,35 @@ def general_robust(
     (by :math:`|\alpha - 2| / |\alpha|`). :math:`c^2\rho(x, 1, c)` is
     :func:`lossbook.pseudo_huber` with ``delta = c``.
 
-    Computed as :math:`\tfrac{b}{2} L\,\operatorname{exprel}(\tfrac{\alpha}{2} L)`
-    with :math:`b = |\alpha - 2|`, :math:`L = \log(1 + z/b)` and
-    :math:`\operatorname{exprel}(y) = (e^y - 1)/y`: no division by
-    :math:`\alpha`, so :math:`\alpha = 0` is exact, and values and
-    gradients (in ``x``, ``alpha`` and ``scale``) are finite near 0 and 2.
-    :math:`\alpha = 2` and :math:`\pm\infty` use the closed forms above; the
-    gradient with respect to :math:`\alpha` there is 0 (the closed forms do
-    not depend on it). Near 2, :math:`|\alpha - 2|` is clamped at the dtype's
-    machine epsilon: the true :math:`\partial\rho/\partial\alpha` grows like
-    :math:`\log|\alpha - 2|` there, so it is large but finite.
+    Computed with :math:`b = |\alpha - 2|` and :math:`L = \log(1 + z/b)`,
+    formed as :math:`2\log|x/c| - \log b` where :math:`z/b` would overflow
+    (so a residual of 1e30 in float32 is fine), in one of two ways:
+
+    - ``alpha`` a number (the usual case): one pass that also stores
+      :math:`\partial\rho/\partial x = (x/c^2)\,e^{(\alpha/2 - 1)L}` for the
+      backward pass. The members with a name use their closed forms
+      (:math:`\alpha = 1` as :math:`z/(\sqrt{1+z}+1)`, cancellation-free;
+      0, -2, 2, :math:`\pm\infty` as in the table); any other
+      :math:`\alpha` uses :math:`\tfrac{b}{\alpha}\operatorname{expm1}(\tfrac{\alpha}{2}L)`,
+      accurate for every :math:`\alpha \ne 0` however small. Forward plus
+      backward costs about what the bare formula costs in PyTorch, which
+      is undefined at 0 and 2 and overflows for large residuals (see the
+      benchmarks appendix).
+    - ``alpha`` a tensor (one per dimension, or learned): autograd of
+      :math:`\tfrac{b}{2} L\,\operatorname{exprel}(\tfrac{\alpha}{2} L)`,
+      :math:`\operatorname{exprel}(y) = (e^y - 1)/y`, with the limits
+      selected per element, so a tensor may mix finite values with
+      :math:`\pm\infty`; slower (a few times the bare formula).
+
+    Both give the same values and gradients (in ``x``, ``alpha`` and
+    ``scale``; tested to 1e-12 in float64). At :math:`\alpha = 2` and
+    :math:`\pm\infty` the gradient with respect to :math:`\alpha` is 0 (the
+    closed forms do not depend on it). Near 2, :math:`|\alpha - 2|` is
+    clamped at the dtype's machine epsilon: the true
+    :math:`\partial\rho/\partial\alpha` grows like :math:`\log|\alpha - 2|`
+    there, so it is large but finite. With value checks on, a tensor
+    ``scale`` is checked to be finite and positive and a tensor ``alpha``
+    not NaN (a synchronisation on a GPU); a number is always checked.
 
     ``alpha`` and ``scale`` are numbers or tensors that broadcast against
     ``x`` (e.g. one per dimension); ``scale`` must be > 0.
@@ -153,8 +130,12 @@ def general_robust(
     if not isinstance(alpha, torch.Tensor) and not isinstance(alpha, bool) and isinstance(alpha, numbers.Real):
         if math.isnan(alpha):
             raise ValueError("alpha must be a real number or +-inf, got nan")
-    alpha = _as_tensor(alpha, "alpha", x)
+    alpha_number = None if isinstance(alpha, torch.Tensor) else alpha
+    scale_number = None if isinstance(scale, torch.Tensor) else scale
+    alpha = _as_tensor(alpha, "alpha", x)  # type checks (a number becomes a 0-dim tensor)
     scale = _as_tensor(scale, "scale", x)
+    alpha_number = None if alpha_number is None else float(alpha_number)
+    scale_number = None if scale_number is None else float(scale_number)
     try:
         torch.broadcast_shapes(x.shape, alpha.shape, scale.shape)
     except RuntimeError:
@@ -168,11 +149,12 @@ def general_robust(
             raise ValueError(f"scale must be finite and > 0, got values such as {bad}")
         if alpha.numel() and bool(torch.isnan(alpha).any()):
             raise ValueError("alpha must be a real number or +-inf, got NaN")
-    if x.dtype in (torch.float16, torch.bfloat16):  # compute in float32, return in x's dtype
-        rho = _rho(x.float(), alpha.float(), scale.float()).to(x.dtype)
+    xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # half: computed in float32
+    if alpha_number is None:  # a tensor alpha may hold +-inf: the plain formula with every limit
+        rho = _rho(xc, alpha.to(xc.dtype), scale.to(xc.dtype))
     else:
-        rho = _rho(x, alpha, scale)
-    return _core.reduce(rho, reduction)
+        rho = _Rho.apply(xc, alpha_number, scale_number if scale_number is not None else scale.to(xc.dtype))
+    return _core.reduce(rho.to(x.dtype), reduction)
 
 
 # --------------------------------------------------------------------------
@@ -241,7 +223,10 @@ class AdaptiveRobustLoss(nn.Module):
     latent parameter, and :math:`c > scale_min` through a shifted softplus;
     both start at the given initial values. :math:`\log Z(\alpha)` is
     computed by :func:`log_partition` (quadrature, float64) at every forward
-    pass, for the ``num_dims`` values only.
+    pass, for the ``num_dims`` values only. :math:`\rho` is computed in one
+    pass that also forms its derivatives in :math:`x`, :math:`\alpha` and
+    :math:`c` (written out, not recorded op by op: about the cost of the bare
+    formula with PyTorch's autograd, see the benchmarks appendix).
 
     Args:
         num_dims: number of residual dimensions (the size of the last axis).
@@ -314,7 +299,7 @@ class AdaptiveRobustLoss(nn.Module):
             raise ValueError(f"x must have shape (..., {self.num_dims}), got {tuple(x.shape)}")
         alpha = self.alpha.to(device=x.device, dtype=x.dtype)
         scale = self.scale.to(device=x.device, dtype=x.dtype)
-        nll = _rho(x, alpha, scale) + torch.log(scale) + log_partition(alpha)
+        nll = _Rho.apply(x, alpha, scale) + torch.log(scale) + log_partition(alpha)
         return _core.reduce(nll, reduction)
 
     def extra_repr(self) -> str:

@@ -304,7 +304,10 @@ BAD_INPUT = {
          r"^losses\[1\] must be a scalar \(0-dim\) tensor, got shape \(3,\)$"),
         ("entry-float", (2, [1.0, _B]), {}, TypeError, r"^losses\[0\] must be a torch\.Tensor, got float$"),
         ("entry-dtype", (2, [_A, _B.double()]), {}, TypeError,
-         r"^losses\[1\] must have the dtype and device of losses\[0\]$"),
+         r"^losses\[1\] must have the dtype of losses\[0\] \(torch\.float32\), got torch\.float64$"),
+        # the meta device stands in for a GPU
+        ("entry-device", (2, [_A, torch.ones((), device="meta")]), {}, ValueError,
+         r"^losses\[1\] must be on the device of losses\[0\] \(cpu\), got meta$"),
         ("mapping", (2, {"a": _A, "b": _B}), {}, TypeError,
          r"^losses must be a sequence of scalar tensors or a 1-D tensor, got dict$"),
         ("str", (2, "ab"), {}, TypeError, r"^losses must be a sequence of scalar tensors .*got str$"),
