@@ -201,12 +201,15 @@ class UncertaintyWeighting(nn.Module):
                 )
             stacked = losses
         else:
-            if isinstance(losses, (str, bytes, Mapping)) or not isinstance(losses, Sequence):
+            if type(losses) not in (list, tuple) and (
+                isinstance(losses, (str, bytes, Mapping)) or not isinstance(losses, Sequence)
+            ):
                 raise TypeError(f"losses must be a sequence of scalar tensors or a 1-D tensor, got {type(losses).__name__}")
             if len(losses) != self.num_tasks:
                 raise ValueError(f"losses must have {self.num_tasks} entries, one per task, got {len(losses)}")
             for i, loss in enumerate(losses):
-                _core.check_tensor(loss, f"losses[{i}]")
+                if type(loss) is not torch.Tensor or not loss.is_floating_point():  # the common case skips a call
+                    _core.check_tensor(loss, f"losses[{i}]")
                 if loss.dim() != 0:
                     raise ValueError(f"losses[{i}] must be a scalar (0-dim) tensor, got shape {tuple(loss.shape)}")
                 if loss.dtype != losses[0].dtype:
@@ -216,7 +219,9 @@ class UncertaintyWeighting(nn.Module):
                         f"losses[{i}] must be on the device of losses[0] ({losses[0].device}), got {loss.device}"
                     )
             stacked = torch.stack(list(losses))
-        s = self.log_vars.to(device=stacked.device, dtype=stacked.dtype)
+        s = self.log_vars
+        if s.dtype != stacked.dtype or s.device != stacked.device:
+            s = s.to(device=stacked.device, dtype=stacked.dtype)
         return (torch.exp(-s) * stacked + s).sum()
 
     def extra_repr(self) -> str:
