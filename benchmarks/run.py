@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small inputs and few repeats, for development")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
-    parser.add_argument("--repeats", type=int, help="timed samples of each variant (default 15, quick 5)")
+    parser.add_argument("--repeats", type=int, help="timed samples of each variant (default 31, quick 5)")
     parser.add_argument("--out", help="JSON file (default benchmarks/results/<device>.json, quick: <device>-quick.json)")
     parser.add_argument("--only", nargs="+", metavar="KEY", help="only these losses")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy table")
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     device = _device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    repeats = args.repeats or (5 if args.quick else 15)
+    repeats = args.repeats or (5 if args.quick else 31)
     size = "quick" if args.quick else "full"
     block_s = 0.002 if args.quick else 0.01
     clock = args.clock or ("cpu" if device.type == "cpu" else "wall")

@@ -340,7 +340,7 @@ def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
     comes from the same :math:`m` and is stored for the backward pass. The
     identities are exact; the switch keeps full relative precision, exact
     zero at :math:`r = 0`, and a correct second derivative there. Stability
-    has a price: forward plus backward costs about 1.2 to 1.3 times the naive
+    has a price: forward plus backward costs about 1.1 to 1.3 times the naive
     formula (see the benchmarks appendix). PyTorch has no built-in; the
     tests compare with a float64 evaluation.
 
