@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import lossbook
-from classification_cases import F64, NC, NCHW, class_weight, distribution, indices, logits, unit
+from classification_cases import F64, NC, NCHW, class_weight, distribution, indices, logits, np_softmax_focal, unit
 from lossbook import catalog
 
 KEYS = [r.key for r in catalog.by_family("classification")]
@@ -381,3 +381,20 @@ def test_empty_spatial_dimension_gives_zero(key, target):
     z = torch.empty(2, 4, 0, requires_grad=True)
     out = LOSSES[key](z, target)
     assert out.item() == 0.0 and _grad(out, z).shape == z.shape
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_softmax_focal_where_p_y_underflows_float32(gamma):
+    # p_y = e^{-100}, e^{-200}, e^{-300} underflow float32 (smallest normal ~ e^{-87}), yet
+    # -log p_y = 100, 200, 300 (to about e^{-5}) and 1 - p_y = 1 are representable: the loss is
+    # -log p_y itself, and float32 must agree with a float64 evaluation of the same numbers.
+    z = torch.tensor([[0.0, -100.0, -5.0], [0.0, -200.0, 10.0], [300.0, 0.0, -1.0], [1.0, 2.0, 3.0]])
+    y = torch.tensor([1, 1, 1, 2])
+    z32 = z.clone().requires_grad_(True)
+    z64 = z.double().requires_grad_(True)
+    v32 = lossbook.softmax_focal(z32, y, gamma=gamma, reduction="none")
+    v64 = lossbook.softmax_focal(z64, y, gamma=gamma, reduction="none")
+    np.testing.assert_allclose(v64.detach().numpy(), np_softmax_focal(z.double().numpy(), y.numpy(), gamma=gamma,
+                                                                      reduction="none"), rtol=1e-12)
+    torch.testing.assert_close(v32.double(), v64.detach(), rtol=1e-6, atol=0.0)
+    torch.testing.assert_close(_grad(v32, z32).double(), _grad(v64, z64), rtol=1e-5, atol=1e-6)

@@ -182,10 +182,16 @@ def softmax_focal(
 
     With ``gamma=0`` it is :func:`cross_entropy`, value and gradient, and
     ``"mean"`` is the same weighted mean :math:`\sum_i \ell_i / \sum_i w_{y_i}`.
-    :math:`\log p_y` comes from ``log_softmax`` and
-    :math:`\log(1 - p_y) = \operatorname{logsumexp}_{c \ne y} z_c - \operatorname{logsumexp}_c z_c`,
-    so confident predictions give finite values and gradients for any
-    :math:`\gamma \ge 0`.
+    For :math:`\gamma > 0` the value and its gradient come from one pass
+    over :math:`p = \operatorname{softmax}(z)`: :math:`1 - p_y` as the sum
+    of the other classes' probabilities (no cancellation), and
+    :math:`\log p_y` as :math:`(z_y - \max_c z_c) + \log \max_c p_c`
+    (exact where :math:`p_y` underflows) or, for a confident prediction,
+    :math:`\operatorname{log1p}(-(1 - p_y))`. Second derivatives
+    differentiate the log-space form, with
+    :math:`\log(1 - p_y) = \operatorname{logsumexp}_{c \ne y} z_c - \operatorname{logsumexp}_c z_c`.
+    So confident and hopeless predictions alike give finite values and
+    gradients for any :math:`\gamma \ge 0`.
 
     PyTorch has no built-in; the tests compare with a float64 evaluation of
     the formula.
@@ -248,9 +254,10 @@ class _SoftmaxFocal(torch.autograd.Function):
     r"""The softmax focal loss per sample, with its gradient computed in the same pass.
 
     With :math:`p = \operatorname{softmax}(z)`, :math:`q = 1 - p_y`
-    summed over the other classes (no cancellation), :math:`\log p_y` from
-    ``log_softmax`` or, where :math:`q < 1/2`, as :math:`\operatorname{log1p}(-q)`
-    (exact for a confident prediction),
+    summed over the other classes (no cancellation), :math:`\log p_y` as
+    :math:`(z_y - \max z) + \log p_{\max}` (exact also where :math:`p_y`
+    underflows: :math:`p_{\max} \ge 1/C`) or, where :math:`q < 1/2`, as
+    :math:`\operatorname{log1p}(-q)` (exact for a confident prediction),
 
     .. math:: \ell = -w_y q^\gamma \log p_y, \qquad
         \frac{\partial \ell}{\partial z_c} = s\,(\delta_{cy} - p_c), \quad
@@ -264,10 +271,11 @@ class _SoftmaxFocal(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, target, gamma, w):
         idx = target.unsqueeze(1)
-        log_p = F.log_softmax(logits, dim=1)
-        log_p_y = log_p.gather(1, idx).squeeze(1)
-        p = log_p.exp_()
+        p = F.softmax(logits, dim=1)  # one exponential pass (log_softmax, then exp, would be two)
         p_y = p.gather(1, idx).squeeze(1)
+        # log p_y = (z_y - max z) + log p_max: exact where p_y itself underflows, since p_max >= 1/C
+        # (amax: a reduction without indices is several times faster than max/argmax on a CPU)
+        log_p_y = (logits.gather(1, idx).squeeze(1) - logits.amax(dim=1)).add_(torch.log(p.amax(dim=1)))
         q = p.scatter_(1, idx, 0.0).sum(1)  # 1 - p_y, summed over the other classes
         p.scatter_(1, idx, p_y.unsqueeze(1))
         log_p_y = torch.where(q < 0.5, torch.log1p(-q), log_p_y)
