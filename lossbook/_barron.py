@@ -74,6 +74,23 @@ def _exprel_prime(y: torch.Tensor, ey: torch.Tensor, E: torch.Tensor) -> torch.T
     return torch.where(small, series, (ey + 1 - E) / yl)
 
 
+def _overflowed(t: torch.Tensor) -> bool:
+    """Whether ``t`` holds an infinity (or NaN) that a fix-up must replace.
+
+    On the CPU one reduction answers it. On a GPU reading the answer would make
+    the host wait for the device, so the fix-up is always applied there
+    (``torch.where`` selects it per element): no synchronisation.
+    """
+    if t.device.type != "cpu":
+        return True
+    return bool(t.numel()) and not math.isfinite(t.max().item())
+
+
+def _any(mask: torch.Tensor) -> bool:
+    """``mask.any()`` on the CPU; True elsewhere (see :func:`_overflowed`)."""
+    return mask.device.type != "cpu" or bool(mask.any())
+
+
 def _log1p_over(u: torch.Tensor, b: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """L = log(1 + u^2 / b), and the mask where u^2 / b overflowed (None if nowhere).
 
@@ -81,7 +98,7 @@ def _log1p_over(u: torch.Tensor, b: float | torch.Tensor) -> tuple[torch.Tensor,
     1 is negligible next to u^2 / b).
     """
     L = u.square().div_(b).log1p_()
-    if math.isfinite(L.max().item() if L.numel() else 0.0):  # one reduction: cheaper than isinf(L).any()
+    if not _overflowed(L):
         return L, None
     over = torch.isinf(L) & torch.isfinite(u)
     log_b = math.log(b) if isinstance(b, float) else torch.log(b)
@@ -135,7 +152,7 @@ class _Rho(torch.autograd.Function):
             q = u.square().mul_(0.5)
             rho = torch.log1p(q)
             slope = torch.div(u, q.add_(1)) if needs_x or needs_c else None
-            if not math.isfinite(rho.max().item() if rho.numel() else 0.0):  # q overflowed (|u| > 1e19 in float32)
+            if _overflowed(rho):  # q overflowed (|u| > 1e19 in float32)
                 over = torch.isinf(rho) & torch.isfinite(u)
                 log_u = torch.log(u.abs())
                 rho = torch.where(over, 2 * log_u - math.log(2), rho)
@@ -154,7 +171,7 @@ class _Rho(torch.autograd.Function):
                 E = (ey / y).masked_fill_(y == 0, 1.0)  # exprel(y), its limit 1 at y = 0
                 rho = L * E * (0.5 * b)
                 two = alpha == 2
-                if bool(two.any()):  # the closed form z / 2
+                if _any(two):  # the closed form z / 2
                     rho = torch.where(two, u.square().mul_(0.5), rho)
             slope = None
             if needs_x or needs_c:

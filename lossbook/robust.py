@@ -102,7 +102,10 @@ def general_robust(
     :math:`\partial\rho/\partial\alpha` grows like :math:`\log|\alpha - 2|`
     there, so it is large but finite. With value checks on, a tensor
     ``scale`` is checked to be finite and positive and a tensor ``alpha``
-    not NaN (a synchronisation on a GPU); a number is always checked.
+    not NaN (a synchronisation on a GPU); a number is always checked. With
+    value checks off nothing waits for a GPU: the fix-up for overflowing
+    residuals is then selected per element (on the CPU one reduction first
+    decides whether any is needed).
 
     ``alpha`` and ``scale`` are numbers or tensors that broadcast against
     ``x`` (e.g. one per dimension); ``scale`` must be > 0.
