@@ -13,6 +13,8 @@ import math
 
 import torch
 
+from . import _core
+
 # Taylor coefficients 1/(k+1)! of exprel(y) = expm1(y) / y, lowest order first.
 _EXPREL = [1.0 / math.factorial(k + 1) for k in range(10)]
 
@@ -199,13 +201,9 @@ class _Rho(torch.autograd.Function):
         scale = ctx.numbers[1] if scale is None else scale
         needs_x, needs_a, needs_c = ctx.needs_input_grad
         if torch.is_grad_enabled():  # double backward: differentiate the plain formula
-            wrt = [t for t, need in zip((x, alpha, scale), (needs_x, needs_a, needs_c)) if need]
-            with torch.enable_grad():
-                a = alpha if isinstance(alpha, torch.Tensor) else x.new_tensor(alpha)
-                c = scale if isinstance(scale, torch.Tensor) else x.new_tensor(scale)
-                rho = _rho(x, a, c)
-            grads = iter(torch.autograd.grad(rho, wrt, grad, create_graph=True))
-            return tuple(next(grads) if need else None for need in (needs_x, needs_a, needs_c))
+            a = alpha if isinstance(alpha, torch.Tensor) else x.new_tensor(alpha)
+            c = scale if isinstance(scale, torch.Tensor) else x.new_tensor(scale)
+            return _core.reference_grads(lambda: _rho(x, a, c), (x, alpha, scale), (needs_x, needs_a, needs_c), grad)
         gx = grad * slope if needs_x or needs_c else None
         ga = gc = None
         if needs_c:

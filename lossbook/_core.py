@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
@@ -284,3 +284,21 @@ def mean_over_targets(
 def empty_safe(reduction: str, n: int) -> str:
     # PyTorch's mean of nothing is NaN; lossbook's is a zero that backpropagates.
     return "sum" if reduction == "mean" and n == 0 else reduction
+
+
+def reference_grads(
+    reference: Callable[[], torch.Tensor], inputs: tuple, needs: tuple[bool, ...], grad: torch.Tensor
+) -> tuple[torch.Tensor | None, ...]:
+    """The backward pass of a one-pass ``autograd.Function`` by autograd of a reference form.
+
+    Used where the written-out gradient will not do: double backward (the
+    gradient must itself be differentiable), or an input whose derivative
+    the Function does not write out. ``reference()`` evaluates the loss from
+    ``inputs`` with plain differentiable operations; the result has one entry
+    per input, ``None`` where ``needs`` is False.
+    """
+    wrt = [x for x, need in zip(inputs, needs) if need]
+    with torch.enable_grad():
+        out = reference()
+    grads = iter(torch.autograd.grad(out, wrt, grad, create_graph=torch.is_grad_enabled()))
+    return tuple(next(grads) if need else None for need in needs)

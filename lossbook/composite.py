@@ -208,12 +208,14 @@ class UncertaintyWeighting(nn.Module):
             if len(losses) != self.num_tasks:
                 raise ValueError(f"losses must have {self.num_tasks} entries, one per task, got {len(losses)}")
             for i, loss in enumerate(losses):
-                if type(loss) is not torch.Tensor or not loss.is_floating_point():  # the common case skips a call
+                if type(loss) is not torch.Tensor or not loss.is_floating_point():  # common case: no call
                     _core.check_tensor(loss, f"losses[{i}]")
                 if loss.dim() != 0:
                     raise ValueError(f"losses[{i}] must be a scalar (0-dim) tensor, got shape {tuple(loss.shape)}")
                 if loss.dtype != losses[0].dtype:
-                    raise TypeError(f"losses[{i}] must have the dtype of losses[0] ({losses[0].dtype}), got {loss.dtype}")
+                    raise TypeError(
+                        f"losses[{i}] must have the dtype of losses[0] ({losses[0].dtype}), got {loss.dtype}"
+                    )
                 if loss.device != losses[0].device:
                     raise ValueError(
                         f"losses[{i}] must be on the device of losses[0] ({losses[0].device}), got {loss.device}"

@@ -158,11 +158,8 @@ class _Focal(torch.autograd.Function):
         if not torch.is_grad_enabled() and not ctx.needs_input_grad[1]:
             return grad * slope, None, None, None
         # double backward, or a target that needs a gradient: differentiate the log-space form
-        wrt = [x for x, need in zip((logits, target), ctx.needs_input_grad[:2]) if need]
-        with torch.enable_grad():
-            loss = _focal_autograd(logits, target, ctx.alpha, ctx.gamma)
-        grads = iter(torch.autograd.grad(loss, wrt, grad, create_graph=torch.is_grad_enabled()))
-        return tuple(next(grads) if need else None for need in ctx.needs_input_grad[:2]) + (None, None)
+        reference = lambda: _focal_autograd(logits, target, ctx.alpha, ctx.gamma)  # noqa: E731
+        return _core.reference_grads(reference, (logits, target), ctx.needs_input_grad[:2], grad) + (None, None)
 
 
 def softmax_focal(
@@ -295,9 +292,8 @@ class _SoftmaxFocal(torch.autograd.Function):
     def backward(ctx, grad):
         logits, target, p, s, w = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: differentiate the log-space form
-            with torch.enable_grad():
-                loss = _softmax_focal_autograd(logits, target, ctx.gamma, w)
-            (g,) = torch.autograd.grad(loss, logits, grad, create_graph=True)
+            reference = lambda: _softmax_focal_autograd(logits, target, ctx.gamma, w)  # noqa: E731
+            (g,) = _core.reference_grads(reference, (logits,), (True,), grad)
             return g, None, None, None
         gs = (grad * s).unsqueeze(1)
         g = torch.mul(p, gs.neg()).scatter_add_(1, target.unsqueeze(1), gs)
