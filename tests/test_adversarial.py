@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bad_input import bad_input_tests, pair_cases, reduction_cases
+from common import DTYPES, F64, NP_REDUCE, REDUCTIONS, dtype_tol, params_id
 from lossbook import adversarial
 from lossbook.adversarial import (
     gan_discriminator_loss, gan_generator_loss, gradient_penalty,
@@ -25,18 +26,6 @@ from lossbook.adversarial import (
 KEYS = list(adversarial.__all__)
 LOSSES = {k: getattr(adversarial, k) for k in KEYS}
 TWO_SIDED = ("gan_discriminator_loss", "wasserstein_critic_loss")
-REDUCTIONS = ("mean", "sum", "none")
-F32, F64 = torch.float32, torch.float64
-DTYPES = [pytest.param(F32, id="f32"), pytest.param(F64, id="f64")]
-_REDUCE = {"mean": np.mean, "sum": np.sum, "none": np.asarray}
-
-
-def _id(params):
-    return ",".join(f"{k}={v}" for k, v in params.items()) or "default"
-
-
-def _tol(dtype):
-    return dict(rtol=2e-5, atol=2e-6) if dtype == F32 else dict(rtol=1e-10, atol=1e-12)
 
 
 def scores(shape, *, seed=0, scale=3.0, dtype=F64):
@@ -58,7 +47,7 @@ def np_two_sided(key, real, fake, reduction):
         r, f = -np.log(_sigmoid(real)), -np.log(1 - _sigmoid(fake))
     else:  # mean(fake) - mean(real)
         r, f = -real, fake
-    return r + f if reduction == "none" else _REDUCE[reduction](r) + _REDUCE[reduction](f)
+    return r + f if reduction == "none" else NP_REDUCE[reduction](r) + NP_REDUCE[reduction](f)
 
 
 def torch_two_sided(key, real, fake, reduction):
@@ -92,14 +81,14 @@ def test_two_sided_match_reference(key, shapes, reduction, dtype):
     if ref is not None:
         torch.testing.assert_close(got, ref)
     want = np_two_sided(key, real.double().numpy(), fake.double().numpy(), reduction)
-    torch.testing.assert_close(got, torch.as_tensor(want, dtype=dtype), **_tol(dtype))
+    torch.testing.assert_close(got, torch.as_tensor(want, dtype=dtype), **dtype_tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(7,), (4, 3)], ids=str)
 @pytest.mark.parametrize("key, params", [
-    pytest.param(k, p, id=f"{k}-{_id(p)}") for k in ("gan_generator_loss", "wasserstein_generator_loss")
+    pytest.param(k, p, id=f"{k}-{params_id(p)}") for k in ("gan_generator_loss", "wasserstein_generator_loss")
     for p in REFERENCE[k]])
 def test_generator_losses_match_reference(key, params, shape, reduction, dtype):
     fake = scores(shape, seed=3, dtype=dtype)
@@ -116,7 +105,7 @@ def test_generator_losses_match_reference(key, params, shape, reduction, dtype):
         per = np.log(1 - _sigmoid(x))
         torch.testing.assert_close(got, -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake),
                                                                             reduction=reduction))
-    torch.testing.assert_close(got, torch.as_tensor(_REDUCE[reduction](per), dtype=dtype), **_tol(dtype))
+    torch.testing.assert_close(got, torch.as_tensor(NP_REDUCE[reduction](per), dtype=dtype), **dtype_tol(dtype))
 
 
 def _draws(n, seed, dtype):
@@ -156,7 +145,8 @@ def test_gradient_penalty_matches_hand_computation(name, reduction, dtype):
     critic, real, fake, per = critic_case(name, dtype)
     got = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(7), reduction=reduction)
     assert got.dtype == dtype and got.shape == ((real.shape[0],) if reduction == "none" else ())
-    torch.testing.assert_close(got.detach(), torch.as_tensor(_REDUCE[reduction](per), dtype=dtype), **_tol(dtype))
+    want = torch.as_tensor(NP_REDUCE[reduction](per), dtype=dtype)
+    torch.testing.assert_close(got.detach(), want, **dtype_tol(dtype))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -219,7 +209,9 @@ GRADCHECK = {
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("key, params", [pytest.param(k, p, id=f"{k}-{_id(p)}") for k in KEYS for p in GRADCHECK[k]])
+@pytest.mark.parametrize(
+    "key, params", [pytest.param(k, p, id=f"{k}-{params_id(p)}") for k in KEYS for p in GRADCHECK[k]]
+)
 def test_gradcheck(key, params, reduction):
     real, fake = scores((4, 2), seed=1).requires_grad_(True), scores((4, 2), seed=2).requires_grad_(True)
     if key in TWO_SIDED:

@@ -23,13 +23,12 @@ from bad_input import (
     box_shape_cases, box_value_cases, number_cases, pair_cases,
 )
 import lossbook
+from common import F32, F64, REDUCTIONS
 from lossbook import boxes
 from lossbook.boxes import ciou_loss, diou_loss, iou_loss
 
 KEYS = list(boxes.__all__)
 LOSSES = {k: getattr(boxes, k) for k in KEYS}
-REDUCTIONS = ("mean", "sum", "none")
-F32, F64 = torch.float32, torch.float64
 EPS = 1e-7
 
 # ==========================================================================

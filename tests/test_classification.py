@@ -27,11 +27,11 @@ from classification_cases import (
     multiclass_scores, np_focal, np_hinge, np_kl, np_multiclass_hinge, np_softmax_focal, signs, to_numpy,
     torch_kl, torchvision_focal, unit,
 )
+from common import REDUCTIONS
 from lossbook import catalog, symbolic
 
 KEYS = [r.key for r in catalog.by_family("classification")]
 LOSSES = {k: getattr(lossbook, k) for k in KEYS}
-REDUCTIONS = ("mean", "sum", "none")
 
 
 def _idx(shape, **kw):  # logits of `shape` and index targets for them

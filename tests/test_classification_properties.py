@@ -14,11 +14,11 @@ from hypothesis.extra.numpy import arrays
 
 import lossbook
 from classification_cases import F64, NC, NCHW, class_weight, distribution, indices, logits, np_softmax_focal, unit
+from common import REDUCTIONS
 from lossbook import catalog
 
 KEYS = [r.key for r in catalog.by_family("classification")]
 LOSSES = {k: getattr(lossbook, k) for k in KEYS}
-REDUCTIONS = ("mean", "sum", "none")
 
 
 def _entropy(q):  # -sum_c q_c log q_c per position, 0 log 0 = 0

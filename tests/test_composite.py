@@ -19,10 +19,8 @@ from torch.func import functional_call
 
 import lossbook
 from bad_input import ValueCase, bad_input_tests
+from common import DTYPES, F32, F64
 from lossbook.composite import UncertaintyWeighting, weighted_sum
-
-F32, F64 = torch.float32, torch.float64
-DTYPES = [pytest.param(F32, id="f32"), pytest.param(F64, id="f64")]
 
 
 def _tol(dtype):

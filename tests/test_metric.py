@@ -19,28 +19,17 @@ from bad_input import (
     ValueCase, bad_input_tests,
     embedding_cases, number_cases,
 )
+from common import DTYPES, F64, NP_REDUCE, REDUCTIONS, dtype_tol, params_id
 from lossbook import metric
 from lossbook.metric import contrastive, triplet
 
 KEYS = list(metric.__all__)
 LOSSES = {k: getattr(metric, k) for k in KEYS}
-REDUCTIONS = ("mean", "sum", "none")
-F32, F64 = torch.float32, torch.float64
-DTYPES = [pytest.param(F32, id="f32"), pytest.param(F64, id="f64")]
-_REDUCE = {"mean": np.mean, "sum": np.sum, "none": np.asarray}
-
-
-def _id(params):
-    return ",".join(f"{k}={v}" for k, v in params.items()) or "default"
 
 
 def embeddings(count, n=6, d=5, *, seed=0, scale=1.0, dtype=F64):
     g = torch.Generator().manual_seed(seed)
     return [(scale * torch.randn(n, d, generator=g, dtype=F64)).to(dtype) for _ in range(count)]
-
-
-def _tol(dtype):
-    return dict(rtol=2e-5, atol=2e-6) if dtype == F32 else dict(rtol=1e-10, atol=1e-12)
 
 
 # ==========================================================================
@@ -77,15 +66,15 @@ _SIMILAR = [0, 1, 0, 0, 1, 0]
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("params", REFERENCE["triplet"], ids=_id)
+@pytest.mark.parametrize("params", REFERENCE["triplet"], ids=params_id)
 def test_triplet_matches_pytorch_and_formula(params, reduction, dtype):
     a, pos, neg = embeddings(3, dtype=dtype)
     got = triplet(a, pos, neg, reduction=reduction, **params)
     assert got.dtype == dtype and got.shape == ((6,) if reduction == "none" else ())
     torch.testing.assert_close(got, F.triplet_margin_loss(a, pos, neg, reduction=reduction, **params))
     per = np_triplet(*(x.double().numpy() for x in (a, pos, neg)), **params)
-    want = torch.as_tensor(_REDUCE[reduction](per), dtype=dtype)
-    torch.testing.assert_close(got, want, **_tol(dtype))
+    want = torch.as_tensor(NP_REDUCE[reduction](per), dtype=dtype)
+    torch.testing.assert_close(got, want, **dtype_tol(dtype))
 
 
 def test_triplet_reference_data_has_easy_and_hard_triplets():
@@ -95,7 +84,7 @@ def test_triplet_reference_data_has_easy_and_hard_triplets():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("as_bool", [True, False], ids=["bool", "float"])
-@pytest.mark.parametrize("params", REFERENCE["contrastive"], ids=_id)
+@pytest.mark.parametrize("params", REFERENCE["contrastive"], ids=params_id)
 def test_contrastive_matches_formula(params, as_bool, dtype):
     x1, x2 = embeddings(2, scale=0.3, dtype=dtype)  # distances around 1: both sides of the margin
     s = torch.tensor(_SIMILAR, dtype=torch.bool if as_bool else dtype)
@@ -103,8 +92,8 @@ def test_contrastive_matches_formula(params, as_bool, dtype):
     for reduction in REDUCTIONS:
         got = contrastive(x1, x2, s, reduction=reduction, **params)
         assert got.dtype == dtype and got.shape == ((6,) if reduction == "none" else ())
-        want = torch.as_tensor(_REDUCE[reduction](per), dtype=dtype)
-        torch.testing.assert_close(got, want, **_tol(dtype), msg=lambda m: f"{reduction}: {m}")
+        want = torch.as_tensor(NP_REDUCE[reduction](per), dtype=dtype)
+        torch.testing.assert_close(got, want, **dtype_tol(dtype), msg=lambda m: f"{reduction}: {m}")
 
 
 def test_contrastive_reference_data_spans_the_margin():
@@ -155,7 +144,9 @@ def contrastive_gradcheck_data(params):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("key, params", [pytest.param(k, p, id=f"{k}-{_id(p)}") for k in KEYS for p in GRADCHECK[k]])
+@pytest.mark.parametrize(
+    "key, params", [pytest.param(k, p, id=f"{k}-{params_id(p)}") for k in KEYS for p in GRADCHECK[k]]
+)
 def test_gradcheck(key, params, reduction):
     if key == "triplet":
         inputs = [x.requires_grad_(True) for x in triplet_gradcheck_data(params)]

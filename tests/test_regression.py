@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 
 import lossbook
 from bad_input import number_cases, pair_cases
+from common import DTYPES, F32, F64, REDUCTIONS, params_id
 from lossbook import catalog, symbolic
 
 KEYS = [r.key for r in catalog.by_family("regression")]
 LOSSES = {k: getattr(lossbook, k) for k in KEYS}
 REDUCED = [k for k in KEYS if k != "rmse"]  # rmse has no `reduction`
-REDUCTIONS = ("mean", "sum", "none")
-F32, F64 = torch.float32, torch.float64
 
 
 def call(key, pred, target, reduction=None, **params):
@@ -33,10 +32,6 @@ def call(key, pred, target, reduction=None, **params):
 
 def reductions(key):
     return REDUCTIONS if key in REDUCED else (None,)
-
-
-def _id(params):
-    return ",".join(f"{k}={v}" for k, v in params.items()) or "default"
 
 
 def residual_data(shape, dtype=F64, *, seed=0, scale=1.0, away_from_kink=False):
@@ -87,13 +82,12 @@ REFERENCE = {
     "log_cosh": Ref(lambda r: np.log(np.cosh(r))),
 }
 SHAPES = [(7,), (5, 3), (2, 3, 4, 5)]
-DTYPES = [pytest.param(F32, id="f32"), pytest.param(F64, id="f64")]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("key, params, reduction", [
-    pytest.param(k, p, red, id=f"{k}-{_id(p)}-{red}")
+    pytest.param(k, p, red, id=f"{k}-{params_id(p)}-{red}")
     for k in KEYS for p in REFERENCE[k].params for red in reductions(k)
 ])
 def test_matches_reference(key, params, reduction, dtype, shape):
@@ -136,7 +130,7 @@ GRADCHECK = {
 
 
 @pytest.mark.parametrize("key, params, second, reduction", [
-    pytest.param(k, p, s, red, id=f"{k}-{_id(p)}-{red}")
+    pytest.param(k, p, s, red, id=f"{k}-{params_id(p)}-{red}")
     for k in KEYS for p, s in GRADCHECK[k] for red in reductions(k)
 ])
 def test_gradcheck(key, params, second, reduction):
@@ -166,7 +160,8 @@ SYMBOLIC = {
 
 @pytest.mark.parametrize("which", ["loss", "gradient"])
 @pytest.mark.parametrize(
-    "key, params", [pytest.param(k, p, id=f"{k}-{_id(p)}") for k in symbolic.keys() if k in LOSSES for p in SYMBOLIC[k]]
+    "key, params",
+    [pytest.param(k, p, id=f"{k}-{params_id(p)}") for k in symbolic.keys() if k in LOSSES for p in SYMBOLIC[k]],
 )
 def test_symbolic_matches_autograd(key, params, which):
     # every 1/4 on [-4, 4] (0 and most thresholds among them), the thresholds, points between

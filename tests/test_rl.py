@@ -17,23 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bad_input import ValueCase, bad_input_tests, number_cases, pair_cases, unit_parameter_cases
+from common import DTYPES, F64, NP_REDUCE, REDUCTIONS, dtype_tol, params_id
 from lossbook import rl
 from lossbook.rl import policy_gradient_loss, td_loss
 
 KEYS = list(rl.__all__)
 LOSSES = {k: getattr(rl, k) for k in KEYS}
-REDUCTIONS = ("mean", "sum", "none")
-F32, F64 = torch.float32, torch.float64
-DTYPES = [pytest.param(F32, id="f32"), pytest.param(F64, id="f64")]
-_REDUCE = {"mean": np.mean, "sum": np.sum, "none": np.asarray}
-
-
-def _id(params):
-    return ",".join(f"{k}={v}" for k, v in params.items()) or "default"
-
-
-def _tol(dtype):
-    return dict(rtol=2e-5, atol=2e-6) if dtype == F32 else dict(rtol=1e-10, atol=1e-12)
 
 
 def transitions(shape, *, seed=0, dtype=F64):
@@ -70,14 +59,14 @@ def test_policy_gradient_matches_formula(shape, reduction, dtype):
     advantages = torch.randn(shape, generator=g, dtype=F64).to(dtype)
     got = policy_gradient_loss(log_probs, advantages, reduction=reduction)
     assert got.dtype == dtype and got.shape == (shape if reduction == "none" else ())
-    want = _REDUCE[reduction](-(log_probs.double().numpy() * advantages.double().numpy()))
-    torch.testing.assert_close(got, torch.as_tensor(want, dtype=dtype), **_tol(dtype))
+    want = NP_REDUCE[reduction](-(log_probs.double().numpy() * advantages.double().numpy()))
+    torch.testing.assert_close(got, torch.as_tensor(want, dtype=dtype), **dtype_tol(dtype))
 
 
 @pytest.mark.parametrize("as_bool", [False, True], ids=["done-float", "done-bool"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("params", REFERENCE["td_loss"], ids=_id)
+@pytest.mark.parametrize("params", REFERENCE["td_loss"], ids=params_id)
 def test_td_loss_matches_pytorch_and_formula(params, reduction, dtype, as_bool):
     v, r, nv, d = transitions((5, 4), dtype=dtype)
     got = td_loss(v, r, nv, d.bool() if as_bool else d, reduction=reduction, **params)
@@ -88,7 +77,7 @@ def test_td_loss_matches_pytorch_and_formula(params, reduction, dtype, as_bool):
            else F.huber_loss(v, target, reduction=reduction, delta=delta))
     torch.testing.assert_close(got, ref)
     per = np_td(*(x.double().numpy() for x in (v, r, nv, d)), gamma=gamma, delta=delta)
-    torch.testing.assert_close(got, torch.as_tensor(_REDUCE[reduction](per), dtype=dtype), **_tol(dtype))
+    torch.testing.assert_close(got, torch.as_tensor(NP_REDUCE[reduction](per), dtype=dtype), **dtype_tol(dtype))
 
 
 def test_td_reference_data_has_both_huber_pieces_and_both_kinds_of_transition():
@@ -108,7 +97,9 @@ GRADCHECK = {
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("key, params", [pytest.param(k, p, id=f"{k}-{_id(p)}") for k in KEYS for p in GRADCHECK[k]])
+@pytest.mark.parametrize(
+    "key, params", [pytest.param(k, p, id=f"{k}-{params_id(p)}") for k in KEYS for p in GRADCHECK[k]]
+)
 def test_gradcheck(key, params, reduction):
     v, r, nv, d = transitions((4, 3), seed=2)
     if key == "policy_gradient_loss":

@@ -19,13 +19,11 @@ from scipy import integrate
 
 import lossbook
 from bad_input import ValueCase, bad_input_tests
+from common import F32, F64, NP_REDUCE, REDUCTIONS
 from lossbook import _barron, robust, symbolic
 from lossbook.robust import AdaptiveRobustLoss, general_robust, log_partition
 
-F32, F64 = torch.float32, torch.float64
 INF = math.inf
-REDUCTIONS = ("mean", "sum", "none")
-_REDUCE = {"mean": np.mean, "sum": np.sum, "none": np.asarray}
 
 
 def adaptive(x, *, reduction="mean", **ctor):
@@ -73,7 +71,7 @@ REFERENCE = {
 def test_general_robust_matches_formula(params, dtype, reduction):
     x = residuals()
     got = general_robust(x.to(dtype), params["alpha"], params["scale"], reduction=reduction)
-    want = _REDUCE[reduction](np_rho(x.numpy(), params["alpha"], params["scale"]))
+    want = NP_REDUCE[reduction](np_rho(x.numpy(), params["alpha"], params["scale"]))
     tol = dict(rtol=2e-5, atol=1e-6) if dtype == F32 else dict(rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(got.double().numpy(), want, **tol)
     assert got.dtype == dtype

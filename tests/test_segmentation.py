@@ -18,17 +18,12 @@ from bad_input import (
     bad_input_tests,
     number_cases, pair_cases, unit_interval_value_cases,
 )
+from common import F32, F64, REDUCTIONS, params_id
 from lossbook import segmentation
 from lossbook.segmentation import dice_loss
 
 KEYS = list(segmentation.__all__)
 LOSSES = {k: getattr(segmentation, k) for k in KEYS}
-REDUCTIONS = ("mean", "sum", "none")
-F32, F64 = torch.float32, torch.float64
-
-
-def _id(params):
-    return ",".join(f"{k}={v}" for k, v in params.items()) or "default"
 
 
 def masks(shape, dtype=F64, *, seed=0, soft_target=False):
@@ -56,7 +51,7 @@ SHAPES = [(5,), (3, 6, 7), (3, 1, 6, 7), (2, 3, 4, 5)]
 @pytest.mark.parametrize("soft", [False, True], ids=["binary", "soft"])
 @pytest.mark.parametrize("dtype", [pytest.param(F32, id="f32"), pytest.param(F64, id="f64")])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("params", REFERENCE["dice_loss"], ids=_id)
+@pytest.mark.parametrize("params", REFERENCE["dice_loss"], ids=params_id)
 def test_matches_reference(params, shape, dtype, soft):
     probs, target = masks(shape, dtype, soft_target=soft)
     per = np_dice(probs.double().numpy(), target.double().numpy(), **params)
@@ -91,7 +86,7 @@ GRADCHECK = {"dice_loss": [{}, {"smooth": 0.1}, {"smooth": 5.0}]}
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("params", GRADCHECK["dice_loss"], ids=_id)
+@pytest.mark.parametrize("params", GRADCHECK["dice_loss"], ids=params_id)
 def test_gradcheck(params, reduction):
     probs, target = masks((2, 3, 4), seed=1, soft_target=True)
     inputs = (probs.requires_grad_(True), target.requires_grad_(True))
