@@ -31,7 +31,7 @@ from .inputs import SIZES, Sizes
 class Case:
     key: str
     peer_name: str  #: how the peer is written
-    peer_kind: str  #: "PyTorch", "torchvision", "torchvision's formula, transcribed" or "plain torch"
+    peer_kind: str  #: "PyTorch", "torchvision", "torchvision's formula, written out" or "plain torch"
     make: Callable[[Sizes, torch.Generator, str], dict]
     ours: Callable[[dict], torch.Tensor]
     peer: Callable[[dict], torch.Tensor]
@@ -117,7 +117,7 @@ def _all_cases() -> dict[str, Case]:
              lambda t: L.contrastive(t["x1"], t["x2"], t["similar"]),
              lambda t: peers.contrastive(t["x1"], t["x2"], t["similar"]),
              ("x1", "x2"), "scale 1e3, identical pairs"),
-        Case("iou_loss", "1 - IoU from torchvision's _loss_inter_union", "torchvision's formula, transcribed",
+        Case("iou_loss", "1 - IoU from torchvision's _loss_inter_union", "torchvision's formula, written out",
              I.make_boxes,
              lambda t: L.iou_loss(t["pred"], t["target"]),
              lambda t: peers.tv_iou_loss(t["pred"], t["target"]),

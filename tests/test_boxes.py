@@ -35,14 +35,18 @@ EPS = 1e-7
 # REFERENCE: torchvision's box losses, from their definitions, per box.
 
 
+def _area(b):
+    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
 def _inter_union(b1, b2):
-    x1, y1, x2, y2 = b1.unbind(-1)
-    u1, v1, u2, v2 = b2.unbind(-1)
-    xkis1, ykis1, xkis2, ykis2 = torch.max(x1, u1), torch.max(y1, v1), torch.min(x2, u2), torch.min(y2, v2)
-    inter = torch.zeros_like(x1)
-    mask = (ykis2 > ykis1) & (xkis2 > xkis1)
-    inter[mask] = (xkis2[mask] - xkis1[mask]) * (ykis2[mask] - ykis1[mask])
-    return inter, (x2 - x1) * (y2 - y1) + (u2 - u1) * (v2 - v1) - inter
+    """Intersection and union of paired boxes; the intersection is written only where the overlap
+    has a positive width and height (a boolean mask, as torchvision does), and is 0 elsewhere."""
+    sides = torch.minimum(b1[:, 2:], b2[:, 2:]) - torch.maximum(b1[:, :2], b2[:, :2])  # width, height
+    overlap = (sides > 0).all(dim=-1)
+    inter = torch.zeros_like(b1[:, 0])
+    inter[overlap] = sides[overlap].prod(dim=-1)
+    return inter, _area(b1) + _area(b2) - inter
 
 
 def _enclosing(b1, b2):
