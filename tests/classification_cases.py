@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-F32, F64 = torch.float32, torch.float64
+from common import F64
 NC, NCHW = (6, 4), (3, 4, 2, 5)  # 4 classes
 
 

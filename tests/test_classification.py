@@ -23,11 +23,11 @@ from bad_input import (
     unit_interval_value_cases, unit_parameter_cases,
 )
 from classification_cases import (
-    F32, F64, NC, NCHW, Ref, class_weight, distribution, hinge_scores, index_shape, indices, logits,
+    NC, NCHW, Ref, class_weight, distribution, hinge_scores, index_shape, indices, logits,
     multiclass_scores, np_focal, np_hinge, np_kl, np_multiclass_hinge, np_softmax_focal, signs, to_numpy,
     torch_kl, torchvision_focal, unit,
 )
-from common import REDUCTIONS
+from common import F32, F64, REDUCTIONS
 from lossbook import catalog, symbolic
 
 KEYS = [r.key for r in catalog.by_family("classification")]
