@@ -414,6 +414,26 @@ def test_log_cosh_does_not_overflow():
     torch.testing.assert_close(grad, torch.tensor([1.0, -1.0, 1.0]))  # tanh r
 
 
+def test_log_cosh_in_blocks_equals_one_pass(monkeypatch):
+    # On a CPU log-cosh runs over cache-sized blocks; a tensor spanning several blocks (with a
+    # partial last one, and a non-contiguous 2-D layout) must give exactly what one pass gives.
+    from lossbook import regression
+
+    monkeypatch.setattr(regression, "_LOG_COSH_BLOCK", 1000)
+    g = torch.Generator().manual_seed(0)
+    pred = (3 * torch.randn(70, 45, generator=g)).t().requires_grad_(True)  # 3150 elements, transposed
+    target = torch.randn(45, 70, generator=g)
+    blocks = lossbook.log_cosh(pred, target, reduction="none")
+    (g_blocks,) = torch.autograd.grad(blocks.sum(), pred)
+    monkeypatch.setattr(regression, "_LOG_COSH_BLOCK", 1 << 30)
+    whole = lossbook.log_cosh(pred, target, reduction="none")
+    (g_whole,) = torch.autograd.grad(whole.sum(), pred)
+    assert blocks.shape == pred.shape and torch.equal(blocks, whole) and torch.equal(g_blocks, g_whole)
+    r = (pred - target).double()
+    torch.testing.assert_close(blocks.double(), torch.log(torch.cosh(r)), rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(g_blocks.double(), torch.tanh(r.detach()), rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize(
     "dtype, delta, r, value, slope",
     [  # delta >> |r|: r^2/2 and r; delta << |r|: delta |r| - delta^2 ~ delta |r| and delta sign r
