@@ -344,8 +344,8 @@ def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
     needs five, which on a CPU are taken over cache-sized blocks (the
     residual included); forward plus backward then costs about 1.0 to 1.1
     times the naive formula, with less peak memory (see the benchmarks
-    appendix). PyTorch has no
-    built-in; the tests compare with a float64 evaluation.
+    appendix). PyTorch has no built-in; the tests compare with a float64
+    evaluation.
 
     Args:
         pred: predictions :math:`\hat y`, floating point.

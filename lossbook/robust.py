@@ -133,30 +133,25 @@ def general_robust(
     if not isinstance(alpha, torch.Tensor) and not isinstance(alpha, bool) and isinstance(alpha, numbers.Real):
         if math.isnan(alpha):
             raise ValueError("alpha must be a real number or +-inf, got nan")
-    alpha_number = None if isinstance(alpha, torch.Tensor) else alpha
-    scale_number = None if isinstance(scale, torch.Tensor) else scale
-    alpha = _as_tensor(alpha, "alpha", x)  # type checks (a number becomes a 0-dim tensor)
-    scale = _as_tensor(scale, "scale", x)
-    alpha_number = None if alpha_number is None else float(alpha_number)
-    scale_number = None if scale_number is None else float(scale_number)
+    a = _as_tensor(alpha, "alpha", x)  # type and device checks; a number becomes a 0-dim tensor
+    c = _as_tensor(scale, "scale", x)
     try:
-        torch.broadcast_shapes(x.shape, alpha.shape, scale.shape)
+        torch.broadcast_shapes(x.shape, a.shape, c.shape)
     except RuntimeError:
         raise ValueError(
-            f"alpha {tuple(alpha.shape)} and scale {tuple(scale.shape)} must broadcast "
-            f"against x {tuple(x.shape)}"
+            f"alpha {tuple(a.shape)} and scale {tuple(c.shape)} must broadcast against x {tuple(x.shape)}"
         ) from None
-    if _core.value_checks_enabled():
-        if scale.numel() and not bool((scale > 0).all() & torch.isfinite(scale).all()):
-            bad = scale[~((scale > 0) & torch.isfinite(scale))].flatten()[:3].tolist()
+    if _core.value_checks_enabled():  # (numbers were checked above)
+        if isinstance(scale, torch.Tensor) and c.numel() and not bool((c > 0).all() & torch.isfinite(c).all()):
+            bad = c[~((c > 0) & torch.isfinite(c))].flatten()[:3].tolist()
             raise ValueError(f"scale must be finite and > 0, got values such as {bad}")
-        if alpha.numel() and bool(torch.isnan(alpha).any()):
+        if isinstance(alpha, torch.Tensor) and a.numel() and bool(torch.isnan(a).any()):
             raise ValueError("alpha must be a real number or +-inf, got NaN")
     xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # half: computed in float32
-    if alpha_number is None:  # a tensor alpha may hold +-inf: the plain formula with every limit
-        rho = _rho(xc, alpha.to(xc.dtype), scale.to(xc.dtype))
-    else:
-        rho = _Rho.apply(xc, alpha_number, scale_number if scale_number is not None else scale.to(xc.dtype))
+    if isinstance(alpha, torch.Tensor):  # it may hold +-inf: the plain formula with every limit
+        rho = _rho(xc, a.to(xc.dtype), c.to(xc.dtype))
+    else:  # one pass (closed forms chosen in Python)
+        rho = _Rho.apply(xc, float(alpha), c.to(xc.dtype) if isinstance(scale, torch.Tensor) else float(scale))
     return _core.reduce(rho.to(x.dtype), reduction)
 
 

@@ -6,21 +6,13 @@ fix-ups. The public losses built on them are tested in tests/test_robust.py.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
 from common import F32, F64
 from lossbook import _barron
 from lossbook.robust import general_robust
-
-INF = math.inf
-
-
-def residuals(dtype=F64, n=9, seed=0, spread=4.0):
-    g = torch.Generator().manual_seed(seed)
-    return (spread * torch.randn(n, generator=g, dtype=F64)).to(dtype)
+from test_robust import INF, residuals
 
 
 NUMBER_ALPHAS = (-INF, -2.0, -1e-3, 0.0, 1e-6, 0.5, 1.0, 1.5, 2 - 1e-9, 2.0, 3.0, INF)
