@@ -193,38 +193,54 @@ class UncertaintyWeighting(nn.Module):
 
     def forward(self, losses: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
         """The weighted total :math:`\\sum_i e^{-s_i} L_i + s_i`."""
+        stacked = self._stack(losses)
+        s = self.log_vars
+        if s.dtype != stacked.dtype or s.device != stacked.device:
+            s = s.to(device=stacked.device, dtype=stacked.dtype)
+        return (torch.exp(-s) * stacked + s).sum()
+
+    def _stack(self, losses: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        """The losses as one ``(k,)`` tensor; a short path for a list of good scalars, else every check."""
+        if type(losses) in (list, tuple) and len(losses) == self.num_tasks:
+            try:  # stack raises on mixed devices, shapes and non-tensors: the checks below name the culprit
+                stacked = torch.stack(losses)
+            except (RuntimeError, TypeError):
+                stacked = None
+            if stacked is not None and stacked.shape == (self.num_tasks,) and stacked.is_floating_point():
+                dtype = stacked.dtype  # stack promotes mixed dtypes: check each
+                if all(loss.dtype is dtype for loss in losses):
+                    return stacked
+        return self._checked_stack(losses)
+
+    def _checked_stack(self, losses: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        """Every check on the losses, each with its own message; then the ``(k,)`` tensor."""
         if isinstance(losses, torch.Tensor):
             _core.check_tensor(losses, "losses")
             if losses.shape != (self.num_tasks,):
                 raise ValueError(
                     f"losses must have shape ({self.num_tasks},), one per task, got {tuple(losses.shape)}"
                 )
-            stacked = losses
-        else:
-            if type(losses) not in (list, tuple) and (
-                isinstance(losses, (str, bytes, Mapping)) or not isinstance(losses, Sequence)
-            ):
-                raise TypeError(f"losses must be a sequence of scalar tensors or a 1-D tensor, got {type(losses).__name__}")
-            if len(losses) != self.num_tasks:
-                raise ValueError(f"losses must have {self.num_tasks} entries, one per task, got {len(losses)}")
-            for i, loss in enumerate(losses):
-                if type(loss) is not torch.Tensor or not loss.is_floating_point():  # common case: no call
-                    _core.check_tensor(loss, f"losses[{i}]")
-                if loss.dim() != 0:
-                    raise ValueError(f"losses[{i}] must be a scalar (0-dim) tensor, got shape {tuple(loss.shape)}")
-                if loss.dtype != losses[0].dtype:
-                    raise TypeError(
-                        f"losses[{i}] must have the dtype of losses[0] ({losses[0].dtype}), got {loss.dtype}"
-                    )
-                if loss.device != losses[0].device:
-                    raise ValueError(
-                        f"losses[{i}] must be on the device of losses[0] ({losses[0].device}), got {loss.device}"
-                    )
-            stacked = torch.stack(list(losses))
-        s = self.log_vars
-        if s.dtype != stacked.dtype or s.device != stacked.device:
-            s = s.to(device=stacked.device, dtype=stacked.dtype)
-        return (torch.exp(-s) * stacked + s).sum()
+            return losses
+        if type(losses) not in (list, tuple) and (
+            isinstance(losses, (str, bytes, Mapping)) or not isinstance(losses, Sequence)
+        ):
+            raise TypeError(f"losses must be a sequence of scalar tensors or a 1-D tensor, got {type(losses).__name__}")
+        if len(losses) != self.num_tasks:
+            raise ValueError(f"losses must have {self.num_tasks} entries, one per task, got {len(losses)}")
+        for i, loss in enumerate(losses):
+            if type(loss) is not torch.Tensor or not loss.is_floating_point():  # common case: no call
+                _core.check_tensor(loss, f"losses[{i}]")
+            if loss.dim() != 0:
+                raise ValueError(f"losses[{i}] must be a scalar (0-dim) tensor, got shape {tuple(loss.shape)}")
+            if loss.dtype != losses[0].dtype:
+                raise TypeError(
+                    f"losses[{i}] must have the dtype of losses[0] ({losses[0].dtype}), got {loss.dtype}"
+                )
+            if loss.device != losses[0].device:
+                raise ValueError(
+                    f"losses[{i}] must be on the device of losses[0] ({losses[0].device}), got {loss.device}"
+                )
+        return torch.stack(list(losses))
 
     def extra_repr(self) -> str:
         return f"num_tasks={self.num_tasks}"
