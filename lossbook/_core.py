@@ -272,13 +272,23 @@ def check_broadcast_weight(weight: object, shape: torch.Size, name: str, like: t
 def mean_over_targets(
     total: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int | None
 ) -> torch.Tensor:
-    """``total / sum of w[target]`` over counted targets; 0 (not NaN) when none count."""
-    keep = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+    """``total / sum of w[target]`` over counted targets; 0 (not NaN) when none count.
+
+    On a CPU the denominator is read as a number (nothing to wait for), so the
+    mean is one division; on other devices it stays a tensor (no synchronisation).
+    """
+    if weight is None and ignore_index is None:
+        return total / max(target.numel(), 1)
+    keep = target != ignore_index if ignore_index is not None else None
     if weight is None:
-        den = keep.sum().to(total.dtype)
+        den = keep.sum()
     else:
-        den = torch.where(keep, weight[target.clamp(0, weight.numel() - 1)], 0).sum()
-    return total / torch.where(den > 0, den, torch.ones_like(den))
+        picked = weight[target.clamp(0, weight.numel() - 1)]
+        den = (picked if keep is None else torch.where(keep, picked, 0)).sum()
+    if total.device.type == "cpu" and not den.requires_grad:
+        n = den.item()
+        return total / n if n > 0 else total  # none counted: total is a sum of nothing, 0
+    return total / torch.where(den > 0, den, 1).to(total.dtype)
 
 
 def empty_safe(reduction: str, n: int) -> str:
