@@ -127,7 +127,7 @@ GRADCHECK = {
     "huber": [({"delta": 1.0}, True), ({"delta": 0.3}, True)],
     "smooth_l1": [({"beta": 1.0}, True), ({"beta": 2.0}, True), ({"beta": 0.0}, False)],
     "pseudo_huber": [({"delta": 1.0}, True), ({"delta": 0.5}, True)],
-    "log_cosh": [({}, True)],  # |r| on both sides of the switch of formula at 1
+    "log_cosh": [({}, True)],  # near 0 and far out: one formula throughout
 }
 
 

@@ -204,6 +204,28 @@ def test_rmse_extreme_and_zero_error():
     naive = torch.sqrt(F.mse_loss(pred, target))
     assert torch.isnan(torch.autograd.grad(naive, pred)[0]).all()
 
+    # the guard turns only 1 / (2 * 0) into 0: a NaN input still gives a NaN value and gradient
+    pred = torch.tensor([1.0, math.nan], requires_grad=True)
+    value = lossbook.rmse(pred, torch.zeros(2))
+    assert value.isnan() and torch.autograd.grad(value, pred)[0].isnan().all()
+
+
+def test_rmse_guarded_root():
+    # Off the CPU (and at 0 or NaN on it) rmse takes its root through one guarded node, _Root:
+    # sqrt, with first and second derivatives, except that the gradient at 0 is 0.
+    from lossbook.regression import _Root
+
+    x = torch.tensor([0.3, 2.0, 0.01], dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(_Root.apply, (x,)) and torch.autograd.gradgradcheck(_Root.apply, (x,))
+    pred = torch.tensor([1.0, -2.0, 0.5], dtype=F64, requires_grad=True)
+    target = torch.zeros(3, dtype=F64)
+    guarded = _Root.apply(F.mse_loss(pred, target))
+    plain = lossbook.rmse(pred, target)  # a positive value on the CPU: the plain root
+    torch.testing.assert_close(guarded, plain, rtol=0, atol=0)
+    torch.testing.assert_close(torch.autograd.grad(guarded, pred)[0], torch.autograd.grad(plain, pred)[0])
+    zero = torch.zeros((), dtype=F64, requires_grad=True)
+    assert torch.autograd.grad(_Root.apply(zero), zero)[0].item() == 0.0
+
 
 def test_log_cosh_does_not_overflow():
     r = torch.tensor([1e4, -1e4, 100.0])
@@ -213,6 +235,42 @@ def test_log_cosh_does_not_overflow():
     torch.testing.assert_close(loss, r.abs() - math.log(2))  # + log(1 + e^{-2|r|}) < 1e-86
     (grad,) = torch.autograd.grad(loss.sum(), pred)
     torch.testing.assert_close(grad, torch.tensor([1.0, -1.0, 1.0]))  # tanh r
+
+
+@pytest.mark.parametrize("dtype, smallest", [(F32, -18), (F64, -150)])
+def test_log_cosh_keeps_full_relative_precision(dtype, smallest):
+    # From the smallest |r| whose value r^2/2 is a normal number up past the limit at 80, value and
+    # slope are within 4 machine epsilons of a 50-digit evaluation: no cancellation anywhere.
+    mpmath = pytest.importorskip("mpmath")
+    mags = torch.logspace(smallest, 4, 600, dtype=F64).to(dtype)
+    r = torch.cat([mags, -mags, torch.tensor([79.9, 80.0, 80.1, 88.7, 89.0, 103.9, 104.0], dtype=dtype)])
+    pred = r.clone().requires_grad_(True)
+    loss = lossbook.log_cosh(pred, torch.zeros_like(r), reduction="none")
+    (slope,) = torch.autograd.grad(loss.sum(), pred)
+    with mpmath.workdps(50):
+        # log cosh x = log1p(2 sinh(x/2)^2): cosh itself rounds to 1 at 50 digits for tiny x
+        value = [float(mpmath.log1p(2 * mpmath.sinh(mpmath.mpf(float(x)) / 2) ** 2)) for x in r]
+        tanh = [float(mpmath.tanh(mpmath.mpf(float(x)))) for x in r]
+    eps = torch.finfo(dtype).eps
+    for got, want in ((loss, value), (slope, tanh)):
+        want = torch.tensor(want, dtype=F64)
+        rel = ((got.double() - want).abs() / want.abs()).max().item()
+        assert rel <= 4 * eps, rel / eps
+
+
+def test_log_cosh_limit_only_where_needed():
+    # On a CPU each block applies the limit at |r| = 80 only if it holds such an |r|; elsewhere it
+    # is always applied. Below 80 the two must agree bit for bit (the limit then adds exactly 0).
+    from lossbook import regression
+
+    for dtype in (F32, F64):
+        x = 20 * torch.randn(5000, generator=torch.Generator().manual_seed(3), dtype=dtype).clamp(-80, 80)
+        out = {}
+        for always in (False, True):
+            loss, slope = torch.empty_like(x), torch.empty_like(x)
+            regression._log_cosh_into(x, loss, slope, always_limit=always)
+            out[always] = (loss, slope)
+        assert all(torch.equal(a, b) for a, b in zip(out[False], out[True]))
 
 
 def test_log_cosh_in_blocks_equals_one_pass(monkeypatch):
