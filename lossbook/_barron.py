@@ -83,14 +83,14 @@ def _overflowed(t: torch.Tensor) -> bool:
     the host wait for the device, so the fix-up is always applied there
     (``torch.where`` selects it per element): no synchronisation.
     """
-    if t.device.type != "cpu":
+    if not _core.host_reads(t):
         return True
     return bool(t.numel()) and not math.isfinite(t.max().item())
 
 
 def _any(mask: torch.Tensor) -> bool:
     """``mask.any()`` on the CPU; True elsewhere (see :func:`_overflowed`)."""
-    return mask.device.type != "cpu" or bool(mask.any())
+    return not _core.host_reads(mask) or bool(mask.any())
 
 
 def _log1p_over(u: torch.Tensor, b: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

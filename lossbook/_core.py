@@ -269,6 +269,17 @@ def check_broadcast_weight(weight: object, shape: torch.Size, name: str, like: t
     return weight
 
 
+def host_reads(t: torch.Tensor) -> bool:
+    """Whether reading a value of ``t`` in Python is free: a CPU tensor, no device to wait for.
+
+    Losses that choose a branch from their data (a fix-up only where it is
+    needed) ask this first; elsewhere they take the branch that is right for
+    every value, so that a GPU never synchronises. Tests patch it to return
+    False, to run the device branch on a CPU.
+    """
+    return t.device.type == "cpu"
+
+
 def mean_over_targets(
     total: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int | None
 ) -> torch.Tensor:
@@ -285,7 +296,7 @@ def mean_over_targets(
     else:
         picked = weight[target.clamp(0, weight.numel() - 1)]
         den = (picked if keep is None else torch.where(keep, picked, 0)).sum()
-    if total.device.type == "cpu" and not den.requires_grad:
+    if host_reads(total) and not den.requires_grad:
         n = den.item()
         return total / n if n > 0 else total  # none counted: total is a sum of nothing, 0
     return total / torch.where(den > 0, den, 1).to(total.dtype)

@@ -101,7 +101,7 @@ def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     # PyTorch's fused mean squared error, then a root whose gradient at 0 is 0. On a CPU, where
     # reading the value costs nothing, a positive mean square takes the plain root.
     mean_square = F.mse_loss(pred, target, reduction=_core.empty_safe("mean", pred.numel()))
-    if mean_square.device.type == "cpu" and mean_square.item() > 0:
+    if _core.host_reads(mean_square) and mean_square.item() > 0:
         return mean_square.sqrt()
     return _Root.apply(mean_square)
 
@@ -444,7 +444,7 @@ class _LogCosh(torch.autograd.Function):
         p, t = pred.reshape(-1), target.reshape(-1)
         loss = torch.empty(p.shape, dtype=torch.float32 if half else p.dtype, device=p.device)
         slope = torch.empty_like(loss)
-        cpu = p.device.type == "cpu"
+        cpu = _core.host_reads(p)
         block = _LOG_COSH_BLOCK if cpu else max(p.numel(), 1)
         for start in range(0, p.numel(), block):  # the residual too is formed block by block
             part = slice(start, start + block)

@@ -201,14 +201,14 @@ def test_check_class_indices_allows_ignore_index():
         ([1, 1, 2], [1.0, 2.0, 3.0], 1, 2.0),  # ignore_index may be a real class: 6 / 3
     ],
 )
-def test_mean_over_targets_is_the_weighted_mean(target, weight, ignore_index, expected):
+def test_mean_over_targets_is_the_weighted_mean(target, weight, ignore_index, expected, branch):
     w = None if weight is None else torch.tensor(weight, dtype=torch.float64)
     got = _core.mean_over_targets(torch.tensor(6.0, dtype=torch.float64), torch.tensor(target), w, ignore_index)
     assert math.isclose(got.item(), expected, rel_tol=1e-15)
 
 
 @pytest.mark.parametrize("weight", [None, torch.tensor([1.0, 2.0])], ids=["unweighted", "weighted"])
-def test_mean_over_targets_is_zero_when_no_target_counts(weight):
+def test_mean_over_targets_is_zero_when_no_target_counts(weight, branch):
     z = torch.ones(3, requires_grad=True)
     total = (z * 0).sum()  # what a loss sums when every target is ignored
     target = torch.full((3,), -100)
@@ -219,6 +219,15 @@ def test_mean_over_targets_is_zero_when_no_target_counts(weight):
     assert (grad == 0).all()
     empty = _core.mean_over_targets(torch.zeros(()), torch.empty(0, dtype=torch.int64), weight, None)
     assert empty.item() == 0.0
+
+
+def test_mean_over_targets_with_a_learned_weight():
+    # a class weight that requires grad keeps a tensor denominator even on a CPU, so that the
+    # weight's gradient includes the denominator: d(6 / (w0 + w2 + w2)) / dw = -6 / 3.5^2 * (1, 0, 2)
+    w = torch.tensor([0.5, 2.0, 1.5], dtype=torch.float64, requires_grad=True)
+    got = _core.mean_over_targets(torch.tensor(6.0, dtype=torch.float64), torch.tensor([0, 2, -100, 2]), w, -100)
+    assert math.isclose(got.item(), 6 / 3.5, rel_tol=1e-15)
+    torch.testing.assert_close(torch.autograd.grad(got, w)[0], -6 / 3.5**2 * torch.tensor([1.0, 0, 2], dtype=torch.float64))
 
 
 @pytest.mark.parametrize(

@@ -188,7 +188,7 @@ def test_extreme_residuals_float32(key):
         assert torch.isfinite(out) and torch.isfinite(torch.autograd.grad(out, pred)[0]).all()
 
 
-def test_rmse_extreme_and_zero_error():
+def test_rmse_extreme_and_zero_error(branch):
     pred = torch.tensor([0.0, 1e6, -1e6], requires_grad=True)
     value = lossbook.rmse(pred, torch.zeros(3))
     # sqrt((0 + 1e12 + 1e12) / 3) = 1e6 sqrt(2/3); gradient r / (n rmse) = 0, +-1/sqrt(6)
@@ -227,7 +227,7 @@ def test_rmse_guarded_root():
     assert torch.autograd.grad(_Root.apply(zero), zero)[0].item() == 0.0
 
 
-def test_log_cosh_does_not_overflow():
+def test_log_cosh_does_not_overflow(branch):
     r = torch.tensor([1e4, -1e4, 100.0])
     assert torch.isinf(torch.log(torch.cosh(r))).all()  # cosh overflows float32 past 89
     pred = r.clone().requires_grad_(True)
@@ -238,7 +238,7 @@ def test_log_cosh_does_not_overflow():
 
 
 @pytest.mark.parametrize("dtype, smallest", [(F32, -18), (F64, -150)])
-def test_log_cosh_keeps_full_relative_precision(dtype, smallest):
+def test_log_cosh_keeps_full_relative_precision(dtype, smallest, branch):
     # From the smallest |r| whose value r^2/2 is a normal number up past the limit at 80, value and
     # slope are within 4 machine epsilons of a 50-digit evaluation: no cancellation anywhere.
     mpmath = pytest.importorskip("mpmath")
