@@ -104,7 +104,11 @@ def td_loss(
     ``F.huber_loss(values, target, delta=delta)``, where ``target`` is
     ``(rewards + gamma * (1 - done) * next_values).detach()``. Note that the
     squared form has no factor 1/2 while the Huber form has one inside
-    :math:`|\delta_{TD}| \le \delta`, as in PyTorch.
+    :math:`|\delta_{TD}| \le \delta`, as in PyTorch. lossbook forms the
+    target without recording a graph, in one fused multiply-add
+    (``torch.addcmul``, one rounding where the written-out form has two), so
+    it costs about 0.8 times the written-out form (see the benchmarks
+    appendix).
 
     Args:
         values: current estimates :math:`V(s)` or :math:`Q(s, a)`.
@@ -145,8 +149,9 @@ def td_loss(
         if not bool(ok.all()):
             bad = done[~ok].flatten()[:3].tolist()
             raise ValueError(f"done must hold 0 or 1 (or be a bool tensor), got values such as {bad}")
-    not_done = (~done).to(values.dtype) if done.dtype == torch.bool else 1 - done.to(values.dtype)
-    target = (rewards + gamma * not_done * next_values).detach()
+    with torch.no_grad():  # the target is a constant: no graph, and one fused multiply-add
+        not_done = (~done).to(values.dtype) if done.dtype == torch.bool else 1 - done.to(values.dtype)
+        target = torch.addcmul(rewards, not_done, next_values, value=gamma)
     if delta is None:
         return F.mse_loss(values, target, reduction=_core.empty_safe(reduction, values.numel()))
     return F.huber_loss(values, target, reduction=_core.empty_safe(reduction, values.numel()), delta=delta)
