@@ -6,14 +6,18 @@ For every loss in ``lossbook.catalog`` (see ``benchmarks/cases.py`` for the
 inputs and the peers): forward plus backward of lossbook with value checks
 off, of the peer, and of lossbook with value checks on, interleaved in one
 process (the order rotates every round), after a warm-up. Each sample times
-a block of calls (enough for about 10 ms); the table reports the fastest
-sample of each and the ratio of the fastest samples, lossbook / peer; an
-A/A control (the peer against itself, for a few losses) shows how large a
-ratio the machine's noise alone produces. Then the peak memory of one forward + backward step of each (CUDA: the
-allocator's peak; CPU: the profiler's allocation events), the same timing
-on tiny inputs (the fixed cost per call), and the float32-vs-float64
-accuracy table. Results go to ``benchmarks/results/<device>.json`` (or
-``--out``); ``book/benchmarks.ipynb`` shows them.
+a block of calls (enough for about 5 ms). Two ratios, lossbook / peer: of
+the fastest samples, and the median of the per-round ratios (the *paired*
+ratio: the samples of a round ran back to back, so a slow phase of the
+machine slows both and cancels). An A/A control (the peer against itself,
+for a few losses) shows how large a ratio the machine's noise alone
+produces. Then the peak memory of one forward + backward step of each
+(CUDA: the allocator's peak; CPU: the profiler's allocation events), the
+same timing on tiny inputs (the fixed cost per call), and the
+float32-vs-float64 accuracy table. On Linux the script runs itself again
+with glibc's allocator told to keep freed memory (``ALLOCATOR_ENV``). Results
+go to ``benchmarks/results/<device>.json`` (or ``--out``);
+``book/benchmarks.ipynb`` shows them.
 """
 
 from __future__ import annotations
@@ -170,17 +174,51 @@ def time_case(
     if variants != VARIANTS:  # the control: first variant over the second
         a, b = variants
         row["ratio"] = best[a] / best[b]
+        row["ratio_paired"], row["ratio_paired_iqr"] = _paired(samples[a], samples[b])
         return row
+    paired_off, iqr_off = _paired(samples["off"], samples["peer"])
     row.update(
         ratio_off=best["off"] / best["peer"],
         ratio_on=best["on"] / best["peer"],
         ratio_off_median=statistics.median(samples["off"]) / statistics.median(samples["peer"]),
+        ratio_off_paired=paired_off,
+        ratio_off_paired_iqr=iqr_off,
+        ratio_on_paired=_paired(samples["on"], samples["peer"])[0],
     )
     if memory:
         mem = {v: _peak_memory(case, v, t, leaves, device) for v in VARIANTS}
         row["peak_bytes"] = mem
         row["memory_ratio"] = mem["off"] / mem["peer"] if mem["off"] is not None and mem["peer"] else None
     return row
+
+
+def _paired(a: list[float], b: list[float]) -> tuple[float, list[float]]:
+    """Median and quartiles of the per-round ratios a_i / b_i.
+
+    The two samples of a round ran one after the other, so a slow phase of the
+    machine (another process on the memory bus) slows both and cancels in their
+    ratio; the median then ignores the rounds where only one was disturbed.
+    """
+    ratios = [x / y for x, y in zip(a, b)]
+    q1, q2, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return q2, [q1, q3]
+
+
+#: glibc's allocator, told to keep the memory a step frees for the next step. By
+#: default each temporary of a few MB (one per operation of a 1e6-element loss)
+#: is a fresh ``mmap`` whose pages fault in on first touch, which on a shared
+#: virtual machine costs one to three times the arithmetic itself and varies
+#: from second to second: the timings would measure the kernel's page faults.
+#: With these (the largest mmap threshold glibc accepts, 32 MiB, and no
+#: trimming) a step of a regression loss makes no page fault once warm. Both
+#: lossbook and the peer run under it; ``--system-allocator`` turns it off.
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
+
+
+def _allocator() -> str:
+    if platform.system() == "Linux" and all(os.environ.get(k) == v for k, v in ALLOCATOR_ENV.items()):
+        return "glibc, keeping freed memory (" + ", ".join(f"{k}={v}" for k, v in ALLOCATOR_ENV.items()) + ")"
+    return "the system's default"
 
 
 def _device(name: str | None) -> torch.device:
@@ -194,19 +232,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small inputs and few repeats, for development")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
-    parser.add_argument("--repeats", type=int, help="timed samples of each variant (default 31, quick 5)")
+    parser.add_argument("--repeats", type=int, help="timed samples of each variant (default 61, quick 5)")
     parser.add_argument("--out", help="JSON file (default benchmarks/results/<device>.json, quick: <device>-quick.json)")
     parser.add_argument("--only", nargs="+", metavar="KEY", help="only these losses")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy table")
     parser.add_argument("--clock", choices=sorted(CLOCKS), help="wall or cpu (default: cpu on the CPU, wall on a GPU)")
+    parser.add_argument("--system-allocator", action="store_true",
+                        help="keep the C library's default allocator settings (see ALLOCATOR_ENV)")
     args = parser.parse_args(argv)
 
     device = _device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    repeats = args.repeats or (5 if args.quick else 31)
+    repeats = args.repeats or (5 if args.quick else 61)
     size = "quick" if args.quick else "full"
-    block_s = 0.002 if args.quick else 0.01
+    block_s = 0.002 if args.quick else 0.005
     clock = args.clock or ("cpu" if device.type == "cpu" else "wall")
     selected = C.cases(args.only)
     out = pathlib.Path(args.out) if args.out else ROOT / "benchmarks" / "results" / (
@@ -219,13 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     for case in selected:
         row = time_case(case, size, device, repeats, block_s, memory=True, clock=clock)
         timing.append(row)
-        print(f"{case.key:34s} off {row['ratio_off']:6.3f}x  on {row['ratio_on']:6.3f}x  "
+        print(f"{case.key:34s} off {row['ratio_off']:6.3f}x (paired {row['ratio_off_paired']:6.3f}x)  on {row['ratio_on']:6.3f}x  "
               f"memory {row['memory_ratio'] if row['memory_ratio'] is None else round(row['memory_ratio'], 3)}",
               flush=True)
     for case in [c for c in selected if c.key in CONTROL]:
         row = time_case(case, size, device, repeats, block_s, memory=False, clock=clock, variants=("peer", "peer again"))
         control.append(row)
-        print(f"{case.key:34s} control, peer / peer: {row['ratio']:6.3f}x", flush=True)
+        print(f"{case.key:34s} control, peer / peer: {row['ratio']:6.3f}x (paired {row['ratio_paired']:6.3f}x)", flush=True)
     for case in selected:
         row = time_case(case, "tiny", device, repeats, 0.002, memory=False, clock=clock)
         overhead.append(row)
@@ -253,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(C.SIZES[size]).items()},
         "repeats": repeats,
         "block_seconds": block_s,
+        "allocator": _allocator(),
         "clock": {"cpu": "process CPU time (time.process_time)", "wall": "wall time (time.perf_counter, synchronized)"}[clock],
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
@@ -267,5 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exec_with_allocator_env() -> None:
+    """Run this script again with ``ALLOCATOR_ENV`` set (the allocator reads it at start-up)."""
+    if platform.system() != "Linux" or "--system-allocator" in sys.argv or _allocator() != "the system's default":
+        return
+    os.execve(sys.executable, [sys.executable, str(pathlib.Path(__file__).resolve()), *sys.argv[1:]],
+              {**os.environ, **ALLOCATOR_ENV})
+
+
 if __name__ == "__main__":
+    _exec_with_allocator_env()
     sys.exit(main())
