@@ -107,7 +107,7 @@ def td_loss(
     :math:`|\delta_{TD}| \le \delta`, as in PyTorch. lossbook forms the
     target without recording a graph, in one fused multiply-add
     (``torch.addcmul``, one rounding where the written-out form has two), so
-    it costs about 0.8 times the written-out form (see the benchmarks
+    it costs about 0.85 times the written-out form (see the benchmarks
     appendix).
 
     Args:

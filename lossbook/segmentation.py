@@ -34,8 +34,9 @@ def dice_loss(
     :math:`\partial\ell/\partial p_i = N/D^2 - 2 t_i/D`: two numbers per
     sample and one pass over the pixels, which lossbook writes out (a custom
     ``torch.autograd.Function``) instead of letting autograd run back through
-    the three sums; forward plus backward then costs about 0.9 times the
-    written-out formula (see the benchmarks appendix). PyTorch has no
+    the three sums; forward plus backward then costs a little less than the
+    written-out formula, with half its peak memory (see the benchmarks
+    appendix). PyTorch has no
     built-in; the tests compare with a float64 evaluation of the formula.
 
     Value checks (on by default) read ``probs`` and ``target`` once more, and
