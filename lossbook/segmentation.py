@@ -36,8 +36,8 @@ def dice_loss(
     ``torch.autograd.Function``) instead of letting autograd run back through
     the three sums; forward plus backward then costs a little less than the
     written-out formula, with half its peak memory (see the benchmarks
-    appendix). PyTorch has no
-    built-in; the tests compare with a float64 evaluation of the formula.
+    appendix). PyTorch has no built-in; the tests compare with a float64
+    evaluation of the formula.
 
     Value checks (on by default) read ``probs`` and ``target`` once more, and
     on a GPU wait for the device; the benchmarks appendix gives the measured
