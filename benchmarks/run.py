@@ -215,8 +215,13 @@ def _paired(a: list[float], b: list[float]) -> tuple[float, list[float]]:
 ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
 
 
+def _allocator_env_set() -> bool:
+    return platform.system() == "Linux" and all(os.environ.get(k) == v for k, v in ALLOCATOR_ENV.items())
+
+
 def _allocator() -> str:
-    if platform.system() == "Linux" and all(os.environ.get(k) == v for k, v in ALLOCATOR_ENV.items()):
+    """The allocator setting of this run, for the results."""
+    if _allocator_env_set():
         return "glibc, keeping freed memory (" + ", ".join(f"{k}={v}" for k, v in ALLOCATOR_ENV.items()) + ")"
     return "the system's default"
 
@@ -310,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _exec_with_allocator_env() -> None:
     """Run this script again with ``ALLOCATOR_ENV`` set (the allocator reads it at start-up)."""
-    if platform.system() != "Linux" or "--system-allocator" in sys.argv or _allocator() != "the system's default":
+    if platform.system() != "Linux" or "--system-allocator" in sys.argv or _allocator_env_set():
         return
     os.execve(sys.executable, [sys.executable, str(pathlib.Path(__file__).resolve()), *sys.argv[1:]],
               {**os.environ, **ALLOCATOR_ENV})

@@ -366,8 +366,8 @@ def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
     subtraction of nearly equal numbers anywhere, so value and slope keep
     full relative precision (within 4 machine epsilons of a 50-digit
     evaluation in float32 and float64 wherever the value is a normal number,
-    tested), and the value is exactly 0 at
-    :math:`r = 0`. Past :math:`|r| = 80` it evaluates at 80 and adds
+    tested), and the value is exactly 0 at :math:`r = 0`. Past
+    :math:`|r| = 80` it evaluates at 80 and adds
     :math:`|r| - 80` (exact there: :math:`\log\cosh a = a - \log 2 +
     O(e^{-2a})`), so nothing overflows. The slope is stored for the backward
     pass. On a CPU its ten or so elementwise passes are taken over cache-sized
