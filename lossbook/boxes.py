@@ -22,6 +22,10 @@ __all__ = ["iou_loss", "giou_loss", "diou_loss", "ciou_loss"]
 _EPS = 1e-7
 
 
+def _first_box(bad: torch.Tensor) -> str:
+    return f"a box {bad[0].tolist()}"
+
+
 def _check_boxes(pred: object, target: object, eps: float) -> float:
     _core.check_pair(pred, target, ("pred", "target"))
     if pred.dim() != 2 or pred.shape[-1] != 4:
@@ -30,14 +34,11 @@ def _check_boxes(pred: object, target: object, eps: float) -> float:
     if _core.value_checks_enabled():
         for name, boxes in (("pred", pred), ("target", target)):
             # comparisons with NaN are False, so the order test alone would let a NaN box through
-            nonfinite = ~torch.isfinite(boxes).all(1)
-            bad = nonfinite | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
-            if bool(bad.any()):  # one synchronisation when every box is fine
-                if bool(nonfinite.any()):
-                    row = boxes[nonfinite][0].tolist()
-                    raise ValueError(f"{name} boxes must have finite coordinates, got a box {row}")
-                row = boxes[bad][0].tolist()
-                raise ValueError(f"{name} boxes must have x2 >= x1 and y2 >= y1, got a box {row}")
+            for valid, expected in (
+                (torch.isfinite(boxes).all(1), "have finite coordinates"),
+                ((boxes[:, 2] >= boxes[:, 0]) & (boxes[:, 3] >= boxes[:, 1]), "have x2 >= x1 and y2 >= y1"),
+            ):
+                _core.require_values(valid, boxes, f"{name} boxes", expected, got=_first_box)
     return eps
 
 
