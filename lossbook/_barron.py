@@ -45,9 +45,17 @@ def _rho(x: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Ten
     u_small = torch.where(big, torch.zeros_like(u), u)
     u_big = torch.where(big, u, torch.ones_like(u))
     log1p_term = torch.where(big, 2 * torch.log(u_big.abs()) - torch.log(b), torch.log1p(u_small**2 / b))
-    # b/a * ((1 + z/b)^(a/2) - 1) written without dividing by a:
-    # (b L / 2) * exprel(a L / 2) with L = log1p(z / b); equal to log1p(z/2) at a = 0 exactly.
-    general = 0.5 * b * log1p_term * _exprel(0.5 * a * log1p_term)
+    # b/a * ((1 + z/b)^(a/2) - 1) = b/a * expm1(y) with y = a L / 2, L = log1p(z / b). For |y| < 1
+    # (a = 0 included) as (b L / 2) * exprel(y), which needs no division by a; beyond, as
+    # b/a * expm1(y) itself: there exprel's product with L would cancel (saturated residuals at
+    # negative alpha: rho a rounding above its bound b/|a|, d rho/d scale of the wrong sign).
+    y = 0.5 * a * log1p_term
+    near = y.abs() < 1
+    y_near = torch.where(near, y, torch.zeros_like(y))
+    y_far = torch.where(near, torch.ones_like(y), y)
+    a_far = torch.where(near, torch.ones_like(a), a)  # never 0 where it is used
+    # (exp(y) - 1, not expm1: expm1's backward forms e^y as expm1(y) + 1, which rounds to 0 for y << 0)
+    general = torch.where(near, 0.5 * b * log1p_term * _exprel(y_near), (b / a_far) * (torch.exp(y_far) - 1))
     result = torch.where(alpha == 2, 0.5 * z, general)
     # Welsch: -expm1 keeps small z exact; 1 - exp for large z keeps the tiny gradient
     # exp(-z/2) (expm1's backward computes it as result + 1, which rounds to 0).
