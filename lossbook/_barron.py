@@ -45,9 +45,17 @@ def _rho(x: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Ten
     u_small = torch.where(big, torch.zeros_like(u), u)
     u_big = torch.where(big, u, torch.ones_like(u))
     log1p_term = torch.where(big, 2 * torch.log(u_big.abs()) - torch.log(b), torch.log1p(u_small**2 / b))
-    # b/a * ((1 + z/b)^(a/2) - 1) written without dividing by a:
-    # (b L / 2) * exprel(a L / 2) with L = log1p(z / b); equal to log1p(z/2) at a = 0 exactly.
-    general = 0.5 * b * log1p_term * _exprel(0.5 * a * log1p_term)
+    # b/a * ((1 + z/b)^(a/2) - 1) = b/a * expm1(y) with y = a L / 2, L = log1p(z / b). For |y| < 1
+    # (a = 0 included) as (b L / 2) * exprel(y), which needs no division by a; beyond, as
+    # b/a * expm1(y) itself: there exprel's product with L would cancel (saturated residuals at
+    # negative alpha: rho a rounding above its bound b/|a|, d rho/d scale of the wrong sign).
+    y = 0.5 * a * log1p_term
+    near = y.abs() < 1
+    y_near = torch.where(near, y, torch.zeros_like(y))
+    y_far = torch.where(near, torch.ones_like(y), y)
+    a_far = torch.where(near, torch.ones_like(a), a)  # never 0 where it is used
+    # (exp(y) - 1, not expm1: expm1's backward forms e^y as expm1(y) + 1, which rounds to 0 for y << 0)
+    general = torch.where(near, 0.5 * b * log1p_term * _exprel(y_near), (b / a_far) * (torch.exp(y_far) - 1))
     result = torch.where(alpha == 2, 0.5 * z, general)
     # Welsch: -expm1 keeps small z exact; 1 - exp for large z keeps the tiny gradient
     # exp(-z/2) (expm1's backward computes it as result + 1, which rounds to 0).
@@ -76,32 +84,13 @@ def _exprel_prime(y: torch.Tensor, ey: torch.Tensor, E: torch.Tensor) -> torch.T
     return torch.where(small, series, (ey + 1 - E) / yl)
 
 
-def _overflowed(t: torch.Tensor) -> bool:
-    """Whether ``t`` holds an infinity (or NaN) that a fix-up must replace.
-
-    On the CPU one reduction answers it. On a GPU reading the answer would make
-    the host wait for the device, so the fix-up is always applied there
-    (``torch.where`` selects it per element): no synchronisation.
-    """
-    if not _core.host_reads(t):
-        return True
-    return bool(t.numel()) and not math.isfinite(t.max().item())
-
-
-def _any(mask: torch.Tensor) -> bool:
-    """``mask.any()`` on the CPU; True elsewhere (see :func:`_overflowed`)."""
-    return not _core.host_reads(mask) or bool(mask.any())
-
-
-def _log1p_over(u: torch.Tensor, b: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """L = log(1 + u^2 / b), and the mask where u^2 / b overflowed (None if nowhere).
+def _log1p_over(u: torch.Tensor, b: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L = log(1 + u^2 / b), and the mask where u^2 / b overflowed.
 
     There L is 2 log|u| - log b instead (exact to the dtype's precision, since
     1 is negligible next to u^2 / b).
     """
     L = u.square().div_(b).log1p_()
-    if not _overflowed(L):
-        return L, None
     over = torch.isinf(L) & torch.isfinite(u)
     log_b = math.log(b) if isinstance(b, float) else torch.log(b)
     return torch.where(over, 2 * torch.log(u.abs()) - log_b, L), over
@@ -129,7 +118,7 @@ class _Rho(torch.autograd.Function):
         u = x if isinstance(scale, float) and scale == 1 else x / scale
         number = not isinstance(alpha, torch.Tensor)
         aux = None
-        if number and math.isinf(alpha):  # Welsch (-inf) and its mirror (+inf): z = u^2
+        if number and abs(alpha) == math.inf:  # Welsch (-inf) and its mirror (+inf): z = u^2
             half_z = u.square().mul_(0.5 if alpha > 0 else -0.5)
             rho = torch.expm1(half_z)
             if alpha < 0:
@@ -154,12 +143,11 @@ class _Rho(torch.autograd.Function):
             q = u.square().mul_(0.5)
             rho = torch.log1p(q)
             slope = torch.div(u, q.add_(1)) if needs_x or needs_c else None
-            if _overflowed(rho):  # q overflowed (|u| > 1e19 in float32)
-                over = torch.isinf(rho) & torch.isfinite(u)
-                log_u = torch.log(u.abs())
-                rho = torch.where(over, 2 * log_u - math.log(2), rho)
-                if slope is not None:
-                    slope = torch.where(over, 2 / u, slope)
+            # where q overflowed (|u| > 1e19 in float32): 2 log|u| - log 2, slope 2 / u
+            over = torch.isinf(rho) & torch.isfinite(u)
+            rho = torch.where(over, 2 * torch.log(u.abs()) - math.log(2), rho)
+            if slope is not None:
+                slope = torch.where(over, 2 / u, slope)
         else:
             eps = torch.finfo(u.dtype).eps
             b = max(abs(alpha - 2), eps) if number else (alpha - 2).abs().clamp_(min=eps)
@@ -172,17 +160,15 @@ class _Rho(torch.autograd.Function):
             else:
                 E = (ey / y).masked_fill_(y == 0, 1.0)  # exprel(y), its limit 1 at y = 0
                 rho = L * E * (0.5 * b)
-                two = alpha == 2
-                if _any(two):  # the closed form z / 2
-                    rho = torch.where(two, u.square().mul_(0.5), rho)
+                rho = torch.where(alpha == 2, u.square().mul_(0.5), rho)  # the closed form z / 2
             slope = None
             if needs_x or needs_c:
                 slope = torch.exp(L * (0.5 * alpha - 1)).mul_(u)
-                if over is not None:  # u e^{(a/2-1) L} with u e^{...} formed in log space (no underflow)
-                    log_u = torch.log(u.abs())
-                    log_b = math.log(b) if number else torch.log(b)
-                    big = torch.exp((alpha - 1) * log_u - (0.5 * alpha - 1) * log_b).copysign_(u)
-                    slope = torch.where(over, big, slope)
+                # where u^2 / b overflowed: u e^{(a/2-1) L} formed in log space (no underflow)
+                log_u = torch.log(u.abs())
+                log_b = math.log(b) if number else torch.log(b)
+                big = torch.exp((alpha - 1) * log_u - (0.5 * alpha - 1) * log_b).copysign_(u)
+                slope = torch.where(over, big, slope)
             if needs_a:
                 aux = (L, y, ey, E, b)
         if slope is not None:

@@ -3,7 +3,9 @@
 Shape and argument checks always run. Checks that must read tensor *values*
 (class indices in range, probabilities in [0, 1], ...) cost a device-to-host
 synchronisation on a GPU, so they can be switched off with
-:func:`set_value_checks` or the :func:`value_checks` context manager.
+:func:`set_value_checks` or the :func:`value_checks` context manager. Under
+``torch.compile`` they become asserts inside the graph (see
+:func:`set_value_checks`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,27 @@ _value_checks_enabled = True
 def set_value_checks(enabled: bool) -> bool:
     """Turn the value-range checks on or off for the whole process.
 
+    Eager, a failed value check raises ``ValueError`` naming the argument and
+    showing offending values; reading the answer makes a GPU wait for the
+    device. Under ``torch.compile`` (``torch.compiler.is_compiling()``) a value
+    check is a ``torch._assert_async`` in the graph instead: nothing breaks
+    the graph or is read on the host, and bad input raises ``RuntimeError``
+    with the same "``name`` must ..." text when the compiled code runs (on a
+    GPU, a device-side assert). The setting is read when a function is
+    compiled; changing it recompiles. With checks off neither runs.
+
     Args:
         enabled: ``True`` to check values (the default state), ``False`` to
             skip the checks that read tensor data.
 
     Returns:
         The previous setting, so that it can be restored.
+
+    Example:
+        >>> import lossbook
+        >>> previous = lossbook.set_value_checks(False)
+        >>> lossbook.set_value_checks(previous)
+        False
     """
     global _value_checks_enabled
     if not isinstance(enabled, bool):
@@ -130,7 +147,7 @@ def _real(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
-    if not math.isfinite(v):
+    if not abs(v) < math.inf:  # NaN too; math.isfinite would break a torch.compile graph
         raise ValueError(f"{name} must be finite, got {value}")
     return v
 
@@ -149,12 +166,11 @@ def check_reduction(reduction: object) -> str:
 
 
 def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Combine per-element or per-sample losses as ``reduction`` asks.
+    """Combine per-element or per-sample losses as ``reduction`` asks (checked by the caller).
 
     ``"mean"`` of an empty tensor is a zero that still backpropagates (the
     convention of torchvision's box losses), not NaN.
     """
-    check_reduction(reduction)
     if reduction == "none":
         return loss
     if reduction == "sum" or loss.numel() == 0:
@@ -164,47 +180,65 @@ def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------
-# Value-range checks (skipped when value checks are off)
+# Value checks (skipped when value checks are off)
+
+
+def _some_values(bad: torch.Tensor) -> str:
+    return f"values such as {bad.flatten()[:3].tolist()}"
+
+
+def require_values(
+    valid: torch.Tensor,
+    values: torch.Tensor,
+    name: str,
+    expected: str,
+    got: Callable[[torch.Tensor], str] = _some_values,
+) -> None:
+    """The one way a value check fails: ``ValueError`` naming ``name`` unless ``valid`` holds everywhere.
+
+    ``valid`` is a boolean mask over ``values`` (or over its rows). Eager,
+    the answer is read once (a synchronisation on a GPU) and the message is
+    ``"{name} must {expected}, got {got(values[~valid])}"``, by default up to
+    three offending values. Under ``torch.compile`` the check is a
+    ``torch._assert_async`` in the graph instead, so the graph stays whole; it
+    fails with a ``RuntimeError`` carrying ``"{name} must {expected}"`` when
+    the graph runs.
+    """
+    ok = valid.all()
+    if torch.compiler.is_compiling():
+        torch._assert_async(ok, f"{name} must {expected}")
+    elif not bool(ok):
+        raise ValueError(f"{name} must {expected}, got {got(values[~valid])}")
 
 
 def check_unit_interval(x: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` unless every value of ``x`` is in [0, 1] (NaN is not)."""
-    if not _value_checks_enabled or x.numel() == 0:
-        return
-    lo, hi = torch.aminmax(x)  # one pass over the data, one synchronisation; NaN fails it
-    if not bool((lo >= 0) & (hi <= 1)):
-        ok = (x >= 0) & (x <= 1)
-        bad = x[~ok].flatten()[:3].tolist()
-        raise ValueError(f"{name} must hold probabilities in [0, 1], got values such as {bad}")
+    if _value_checks_enabled:
+        require_values((x >= 0) & (x <= 1), x, name, "hold probabilities in [0, 1]")
 
 
 def check_class_indices(
     target: torch.Tensor, num_classes: int, name: str = "target", ignore_index: int | None = None
 ) -> None:
     """Raise ``ValueError`` unless every index is in ``[0, num_classes)`` (or ``ignore_index``)."""
-    if not _value_checks_enabled or target.numel() == 0:
+    if not _value_checks_enabled:
         return
-    lo, hi = torch.aminmax(target)  # one pass over the data, one synchronisation
-    if bool((lo >= 0) & (hi < num_classes)):
-        return
-    ok = (target >= 0) & (target < num_classes)
+    valid = (target >= 0) & (target < num_classes)
     if ignore_index is not None:
-        ok |= target == ignore_index
-    if not bool(ok.all()):
-        bad = target[~ok].flatten()[:3].tolist()
-        raise ValueError(
-            f"{name} must hold class indices in [0, {num_classes - 1}], got values such as {bad}"
-        )
+        valid = valid | (target == ignore_index)
+    require_values(valid, target, name, f"hold class indices in [0, {num_classes - 1}]")
 
 
 def check_signs(target: torch.Tensor, name: str = "target") -> None:
     """Raise ``ValueError`` unless every value is -1 or +1."""
-    if not _value_checks_enabled or target.numel() == 0:
-        return
-    ok = (target == 1) | (target == -1)
-    if not bool(ok.all()):
-        bad = target[~ok].flatten()[:3].tolist()
-        raise ValueError(f"{name} must hold labels -1 or +1, got values such as {bad}")
+    if _value_checks_enabled:
+        require_values((target == 1) | (target == -1), target, name, "hold labels -1 or +1")
+
+
+def check_binary(x: torch.Tensor, name: str, expected: str = "hold 0 or 1") -> None:
+    """Raise ``ValueError`` unless every value is 0 or 1."""
+    if _value_checks_enabled:
+        require_values((x == 0) | (x == 1), x, name, expected)
 
 
 # --------------------------------------------------------------------------
@@ -269,24 +303,14 @@ def check_broadcast_weight(weight: object, shape: torch.Size, name: str, like: t
     return weight
 
 
-def host_reads(t: torch.Tensor) -> bool:
-    """Whether reading a value of ``t`` in Python is free: a CPU tensor, no device to wait for.
-
-    Losses that choose a branch from their data (a fix-up only where it is
-    needed) ask this first; elsewhere they take the branch that is right for
-    every value, so that a GPU never synchronises. Tests patch it to return
-    False, to run the device branch on a CPU.
-    """
-    return t.device.type == "cpu"
-
-
 def mean_over_targets(
     total: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int | None
 ) -> torch.Tensor:
-    """``total / sum of w[target]`` over counted targets; 0 (not NaN) when none count.
+    """``total / sum of w[target]`` over the counted targets, PyTorch's weighted mean.
 
-    On a CPU the denominator is read as a number (nothing to wait for), so the
-    mean is one division; on other devices it stays a tensor (no synchronisation).
+    The denominator stays a tensor (nothing is read on the host). Where it is
+    0 (no target counts, or class weights that cancel) the total is returned
+    undivided: 0 for a sum of nothing, where PyTorch gives NaN.
     """
     if weight is None and ignore_index is None:
         return total / max(target.numel(), 1)
@@ -296,15 +320,15 @@ def mean_over_targets(
     else:
         picked = weight[target.clamp(0, weight.numel() - 1)]
         den = (picked if keep is None else torch.where(keep, picked, 0)).sum()
-    if host_reads(total) and not den.requires_grad:
-        n = den.item()
-        return total / n if n > 0 else total  # none counted: total is a sum of nothing, 0
-    return total / torch.where(den > 0, den, 1).to(total.dtype)
+    return total / torch.where(den != 0, den, 1).to(total.dtype)
 
 
-def empty_safe(reduction: str, n: int) -> str:
-    # PyTorch's mean of nothing is NaN; lossbook's is a zero that backpropagates.
-    return "sum" if reduction == "mean" and n == 0 else reduction
+def kernel_reduction(reduction: str, numel: int) -> str:
+    """The reduction to ask a PyTorch kernel for: ``"sum"`` for the mean of nothing.
+
+    PyTorch's mean of an empty tensor is NaN; lossbook's is a zero that backpropagates.
+    """
+    return "sum" if reduction == "mean" and numel == 0 else reduction
 
 
 def reference_grads(

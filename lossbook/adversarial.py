@@ -252,9 +252,12 @@ def gradient_penalty(
 
     ``real`` and ``fake`` are detached here: the penalty trains the critic
     only. The result is differentiable with respect to the critic's
-    parameters (the input gradient is taken with ``create_graph=True``).
+    parameters (the input gradient is taken with ``create_graph=True``;
+    under ``torch.compile`` with ``torch.func.grad``, for which the critic must
+    not update buffers in place, as a ``BatchNorm`` in training mode does).
     Pass a seeded ``torch.Generator`` (on the inputs' device) to make the
-    interpolation points reproducible.
+    interpolation points reproducible; under ``torch.compile`` leave it
+    ``None`` and seed with ``torch.manual_seed``.
 
     Args:
         critic: a callable (usually an ``nn.Module``) mapping a batch of
@@ -287,18 +290,31 @@ def gradient_penalty(
         if generator.device.type != real.device.type:
             raise ValueError(f"generator must be on the inputs' device ({real.device}), got {generator.device}")
     n = real.shape[0]
-    u = torch.rand((n,) + (1,) * (real.dim() - 1), generator=generator, device=real.device, dtype=real.dtype)
-    x_hat = (u * real.detach() + (1 - u) * fake.detach()).requires_grad_(True)
-    with torch.enable_grad():
-        scores = critic(x_hat)
+    # generator=None spelled out breaks torch.compile with dynamic shapes (torch 2.13): pass it only if given
+    drawn_by = {} if generator is None else {"generator": generator}
+    u = torch.rand((n,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype, **drawn_by)
+    x_hat = u * real.detach() + (1 - u) * fake.detach()
+
+    def total_score(x: torch.Tensor) -> torch.Tensor:
+        scores = critic(x)
         _core.check_tensor(scores, "critic(x)")
         if scores.shape not in ((n,), (n, 1)):
             raise ValueError(f"critic must return scores of shape ({n},) or ({n}, 1), got {tuple(scores.shape)}")
+        return scores.sum()
+
+    with torch.enable_grad():
         if n == 0:
             # a zero that still backpropagates to whatever the critic's scores depend on
             # (an nn.Module's parameters, or the tensors a plain function closes over)
-            penalty = x_hat.new_zeros(0) + 0 * scores.sum()
+            penalty = x_hat.new_zeros(0) + 0 * total_score(x_hat)
+        elif torch.compiler.is_compiling():
+            # torch.compile traces torch.func.grad into the graph (torch.autograd.grad would break
+            # it); eager keeps autograd.grad, which allows a critic that updates buffers in place
+            # (BatchNorm in training mode), as func.grad does not. test_compile checks they agree.
+            grad = torch.func.grad(total_score)(x_hat)
+            penalty = (torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1) ** 2
         else:
-            (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+            x_hat.requires_grad_(True)
+            (grad,) = torch.autograd.grad(total_score(x_hat), x_hat, create_graph=True)
             penalty = (torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1) ** 2
     return _core.reduce(penalty, reduction)

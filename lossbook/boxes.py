@@ -5,7 +5,9 @@ corner format with ``x1 <= x2`` and ``y1 <= y2`` (the value checks reject
 other boxes): prediction first, target second, one loss per pair of rows.
 ``reduction`` defaults to ``"mean"`` (torchvision's box losses default to
 ``"none"``); the mean of an empty batch is a zero that still backpropagates,
-as in torchvision.
+as in torchvision. As in torchvision, float16 and bfloat16 boxes are
+computed in float32 and the loss is float32 (its gradient reaches the
+half-precision boxes in their dtype); float32 and float64 stay as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ __all__ = ["iou_loss", "giou_loss", "diou_loss", "ciou_loss"]
 _EPS = 1e-7
 
 
-def _check_boxes(pred: object, target: object, eps: float) -> float:
+def _first_box(bad: torch.Tensor) -> str:
+    return f"a box {bad[0].tolist()}"
+
+
+def _check_boxes(pred: object, target: object, eps: float) -> tuple[torch.Tensor, torch.Tensor, float]:
     _core.check_pair(pred, target, ("pred", "target"))
     if pred.dim() != 2 or pred.shape[-1] != 4:
         raise ValueError(f"pred must have shape (N, 4) as (x1, y1, x2, y2), got {tuple(pred.shape)}")
@@ -30,15 +36,15 @@ def _check_boxes(pred: object, target: object, eps: float) -> float:
     if _core.value_checks_enabled():
         for name, boxes in (("pred", pred), ("target", target)):
             # comparisons with NaN are False, so the order test alone would let a NaN box through
-            nonfinite = ~torch.isfinite(boxes).all(1)
-            bad = nonfinite | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
-            if bool(bad.any()):  # one synchronisation when every box is fine
-                if bool(nonfinite.any()):
-                    row = boxes[nonfinite][0].tolist()
-                    raise ValueError(f"{name} boxes must have finite coordinates, got a box {row}")
-                row = boxes[bad][0].tolist()
-                raise ValueError(f"{name} boxes must have x2 >= x1 and y2 >= y1, got a box {row}")
-    return eps
+            for valid, expected in (
+                (torch.isfinite(boxes).all(1), "have finite coordinates"),
+                ((boxes[:, 2] >= boxes[:, 0]) & (boxes[:, 3] >= boxes[:, 1]), "have x2 >= x1 and y2 >= y1"),
+            ):
+                _core.require_values(valid, boxes, f"{name} boxes", expected, got=_first_box)
+    # torchvision's _upcast_non_float: half-precision areas and ratios lose too much
+    if pred.dtype in (torch.float16, torch.bfloat16):
+        pred, target = pred.float(), target.float()
+    return pred, target, eps
 
 
 def _iou_terms(pred: torch.Tensor, target: torch.Tensor, eps: float):
@@ -102,7 +108,7 @@ def iou_loss(
         Object Detection Network", ACM Multimedia 2016.
     """
     _core.check_reduction(reduction)
-    eps = _check_boxes(pred, target, eps)
+    pred, target, eps = _check_boxes(pred, target, eps)
     iou, _, _ = _iou_terms(pred, target, eps)
     return _core.reduce(1 - iou, reduction)
 
@@ -143,7 +149,7 @@ def giou_loss(
         S. Savarese, "Generalized Intersection over Union", CVPR 2019.
     """
     _core.check_reduction(reduction)
-    eps = _check_boxes(pred, target, eps)
+    pred, target, eps = _check_boxes(pred, target, eps)
     iou, union, (c1, d1, c2, d2) = _iou_terms(pred, target, eps)
     area_c = (c2 - c1) * (d2 - d1)
     return _core.reduce(1 - iou + (area_c - union) / (area_c + eps), reduction)
@@ -187,7 +193,7 @@ def diou_loss(
         AAAI 2020.
     """
     _core.check_reduction(reduction)
-    eps = _check_boxes(pred, target, eps)
+    pred, target, eps = _check_boxes(pred, target, eps)
     iou, _, enclosing = _iou_terms(pred, target, eps)
     return _core.reduce(1 - iou + _centre_distance(pred, target, enclosing, eps), reduction)
 
@@ -240,7 +246,7 @@ def ciou_loss(
         Bounding Box Regression", AAAI 2020.
     """
     _core.check_reduction(reduction)
-    eps = _check_boxes(pred, target, eps)
+    pred, target, eps = _check_boxes(pred, target, eps)
     iou, _, enclosing = _iou_terms(pred, target, eps)
     v = (4 / math.pi**2) * (_aspect(target) - _aspect(pred)) ** 2
     with torch.no_grad():  # v = 0 needs no weight: alpha = 0, not 0/0 at a perfect box with eps = 0

@@ -21,6 +21,10 @@ from . import _core
 __all__ = ["weighted_sum", "UncertaintyWeighting"]
 
 
+def _the_value(bad: torch.Tensor) -> str:
+    return str(bad.tolist()[0])
+
+
 def _check_weight(w: object, name: str) -> torch.Tensor | float:
     if isinstance(w, torch.Tensor):
         if not w.is_floating_point():
@@ -28,9 +32,8 @@ def _check_weight(w: object, name: str) -> torch.Tensor | float:
         if w.dim() != 0:
             raise ValueError(f"{name} must be a real number or a 0-dim tensor, got shape {tuple(w.shape)}")
         if _core.value_checks_enabled():
-            v = float(w.detach())
-            if not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be finite and >= 0, got {v}")
+            d = w.detach()
+            _core.require_values(torch.isfinite(d) & (d >= 0), d, name, "be finite and >= 0", got=_the_value)
         return w
     if isinstance(w, bool) or not isinstance(w, numbers.Real):
         raise TypeError(f"{name} must be a real number or a 0-dim tensor, got {type(w).__name__}")

@@ -85,7 +85,7 @@ def triplet(
     _embeddings(("anchor", anchor), ("positive", positive), ("negative", negative))
     return F.triplet_margin_loss(
         anchor, positive, negative, margin=margin, p=p, eps=eps, swap=swap,
-        reduction=_core.empty_safe(reduction, anchor.shape[0]),
+        reduction=_core.kernel_reduction(reduction, anchor.shape[0]),
     )
 
 
@@ -150,9 +150,7 @@ def contrastive(
         raise ValueError(f"similar must be on the embeddings' device ({x1.device}), got {similar.device}")
     if similar.shape != x1.shape[:1]:
         raise ValueError(f"similar must have shape ({x1.shape[0]},), one per pair, got {tuple(similar.shape)}")
-    if _core.value_checks_enabled() and similar.numel() and not bool(((similar == 0) | (similar == 1)).all()):
-        bad = similar[(similar != 0) & (similar != 1)][:3].tolist()
-        raise ValueError(f"similar must hold 0 or 1, got values such as {bad}")
+    _core.check_binary(similar, "similar")
     distance = torch.linalg.vector_norm(x1 - x2, dim=1)  # its gradient at 0 is 0, not NaN
     loss = similar * distance.square() + (1 - similar) * F.relu(margin - distance).square()
     return _core.reduce(loss, reduction)

@@ -30,7 +30,7 @@ def _fused(
     """Call a fused PyTorch loss kernel; an empty ``"mean"`` becomes a zero sum."""
     _core.check_pair(pred, target)
     _core.check_reduction(reduction)
-    return kernel(pred, target, reduction=_core.empty_safe(reduction, pred.numel()), **kwargs)
+    return kernel(pred, target, reduction=_core.kernel_reduction(reduction, pred.numel()), **kwargs)
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -78,10 +78,6 @@ def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     per-element terms. The gradient above is 0/0 at a perfect prediction;
     lossbook returns the subgradient 0 there instead of NaN (a naive
     ``torch.sqrt(F.mse_loss(...))`` gives NaN). An empty input gives 0.
-    lossbook takes the root of PyTorch's fused ``mse_loss``: on a CPU the
-    plain root when the mean square is positive (reading it costs nothing
-    there), otherwise a one-node root guarded at 0; so it costs what the
-    naive form costs.
 
     PyTorch has no RMSE loss; the float64 reference is
     ``sqrt(mean((pred - target) ** 2))``.
@@ -98,19 +94,14 @@ def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target: ``(*)``, the same shape.
     """
     _core.check_pair(pred, target)
-    # PyTorch's fused mean squared error, then a root whose gradient at 0 is 0. On a CPU, where
-    # reading the value costs nothing, a positive mean square takes the plain root.
-    mean_square = F.mse_loss(pred, target, reduction=_core.empty_safe("mean", pred.numel()))
-    if _core.host_reads(mean_square) and mean_square.item() > 0:
-        return mean_square.sqrt()
+    mean_square = F.mse_loss(pred, target, reduction=_core.kernel_reduction("mean", pred.numel()))
     return _Root.apply(mean_square)
 
 
 class _Root(torch.autograd.Function):
     """``sqrt`` whose gradient at 0 is the subgradient 0, not ``1 / (2 * 0) * 0 = NaN``.
 
-    One node instead of the four a ``torch.where`` guard takes; used wherever
-    the value is 0 or NaN, or cannot be read without waiting for a device.
+    One node instead of the four a ``torch.where`` guard takes.
     """
 
     @staticmethod
@@ -370,10 +361,7 @@ def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
     :math:`|r| = 80` it evaluates at 80 and adds
     :math:`|r| - 80` (exact there: :math:`\log\cosh a = a - \log 2 +
     O(e^{-2a})`), so nothing overflows. The slope is stored for the backward
-    pass. On a CPU its ten or so elementwise passes are taken over cache-sized
-    blocks (the residual included); forward plus backward then costs about
-    what the naive formula costs, with less peak memory (see the benchmarks
-    appendix). PyTorch has no built-in; the tests compare with a float64
+    pass. PyTorch has no built-in; the tests compare with a float64
     evaluation.
 
     Args:
@@ -397,61 +385,33 @@ def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
     return _core.reduce(_LogCosh.apply(pred, target), reduction)
 
 
-# On a CPU, log-cosh runs over blocks of this many elements, so that its temporaries stay in the
-# cache (one pass over the whole of a large tensor per operation is bandwidth-bound).
-_LOG_COSH_BLOCK = 1 << 17
-
-# Past this |r| the kernel evaluates at the limit and adds the rest: e^80 and its square fit in
+# Past this |r| log-cosh is evaluated at the limit plus the rest: e^80 and its square fit in
 # float32, and log cosh a = log cosh 80 + (a - 80) to within e^-160 of the value.
 _LOG_COSH_LIMIT = 80.0
-
-
-def _log_cosh_into(x: torch.Tensor, loss: torch.Tensor, slope: torch.Tensor, always_limit: bool) -> None:
-    """Write log cosh(x) into ``loss`` and tanh(x) into ``slope`` (1-D, same length).
-
-    With ``always_limit`` false, the limit at 80 is applied only if the block needs it (one
-    reduction, read on the host: for a CPU).
-    """
-    a = torch.abs(x)
-    limit = always_limit or bool(a.amax() > _LOG_COSH_LIMIT)  # NaN compares false and propagates
-    m = torch.clamp(a, max=_LOG_COSH_LIMIT).expm1_() if limit else a.expm1_()  # M = e^a - 1
-    u = torch.add(m, 1.0)
-    u = torch.div(m, u, out=u)  # 1 - e^-a
-    scalar = m.new_zeros(())
-    torch.addcmul(scalar, m, u, value=0.5, out=loss)  # cosh a - 1 = M u / 2
-    two_cosh = torch.addcmul(scalar.add_(2.0), m, u)  # 2 + M u = 2 cosh a
-    torch.add(m, u, out=slope).div_(two_cosh).copysign_(x)  # 2 sinh a / 2 cosh a = tanh a, signed
-    loss.log1p_()
-    if limit:
-        loss.add_(a.sub_(_LOG_COSH_LIMIT).clamp_(min=0.0))
 
 
 class _LogCosh(torch.autograd.Function):
     r"""log cosh of the residual and its slope tanh, from one ``expm1`` and one ``log1p``.
 
-    With :math:`a = |r|`, :math:`M = e^a - 1` and :math:`u = M/(1+M) = 1 - e^{-a}`
-    (both exact near 0, neither overflows up to :math:`a = 80`):
-    :math:`\cosh a - 1 = M u/2` and :math:`\tanh a = (M + u)/(2 + M u)`. Past
-    :math:`a = 80` the value is :math:`\log\cosh 80 + (a - 80)`. On a CPU the
-    elements are taken in cache-sized blocks, and the limit is applied only to
-    a block that needs it; elsewhere in one pass, with the limit always
-    applied (no host-device synchronisation).
+    With :math:`a = \min(|r|, 80)`, :math:`M = e^a - 1` and :math:`u = M/(1+M) = 1 - e^{-a}`
+    (both exact near 0, neither overflows): :math:`\cosh a - 1 = M u/2` and
+    :math:`\tanh a = (M + u)/(2 + M u)`. Past :math:`|r| = 80` the value is
+    :math:`\log\cosh 80 + (|r| - 80)`. Half precision is computed in float32.
     """
 
     @staticmethod
     def forward(ctx, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        half = pred.dtype in (torch.float16, torch.bfloat16)  # computed in float32
-        p, t = pred.reshape(-1), target.reshape(-1)
-        loss = torch.empty(p.shape, dtype=torch.float32 if half else p.dtype, device=p.device)
-        slope = torch.empty_like(loss)
-        cpu = _core.host_reads(p)
-        block = _LOG_COSH_BLOCK if cpu else max(p.numel(), 1)
-        for start in range(0, p.numel(), block):  # the residual too is formed block by block
-            part = slice(start, start + block)
-            r = p[part] - t[part]
-            _log_cosh_into(r.float() if half else r, loss[part], slope[part], always_limit=not cpu)
-        ctx.save_for_backward(pred, target, slope.view(pred.shape).to(pred.dtype))
-        return loss.view(pred.shape).to(pred.dtype)
+        r = pred - target
+        x = r.float() if r.dtype in (torch.float16, torch.bfloat16) else r
+        a = x.abs()
+        m = a.clamp(max=_LOG_COSH_LIMIT).expm1_()  # M = e^a - 1
+        u = m / (m + 1.0)  # 1 - e^-a
+        mu = m * u
+        loss = torch.mul(mu, 0.5).log1p_()  # log(1 + (cosh a - 1))
+        slope = m.add_(u).div_(mu.add_(2.0)).copysign_(x)  # 2 sinh a / 2 cosh a, signed
+        loss.add_(a.sub_(_LOG_COSH_LIMIT).clamp_(min=0.0))
+        ctx.save_for_backward(pred, target, slope.to(pred.dtype))
+        return loss.to(pred.dtype)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):

@@ -144,14 +144,11 @@ def td_loss(
     if done.device != values.device:
         raise ValueError(f"done must be on the same device as values ({values.device}), got {done.device}")
     _core.check_same_shape(values, done, ("values", "done"))
-    if done.dtype != torch.bool and _core.value_checks_enabled() and done.numel():
-        ok = (done == 0) | (done == 1)
-        if not bool(ok.all()):
-            bad = done[~ok].flatten()[:3].tolist()
-            raise ValueError(f"done must hold 0 or 1 (or be a bool tensor), got values such as {bad}")
+    if done.dtype != torch.bool:
+        _core.check_binary(done, "done", "hold 0 or 1 (or be a bool tensor)")
     with torch.no_grad():  # the target is a constant: no graph, and one fused multiply-add
         not_done = (~done).to(values.dtype) if done.dtype == torch.bool else 1 - done.to(values.dtype)
         target = torch.addcmul(rewards, not_done, next_values, value=gamma)
     if delta is None:
-        return F.mse_loss(values, target, reduction=_core.empty_safe(reduction, values.numel()))
-    return F.huber_loss(values, target, reduction=_core.empty_safe(reduction, values.numel()), delta=delta)
+        return F.mse_loss(values, target, reduction=_core.kernel_reduction(reduction, values.numel()))
+    return F.huber_loss(values, target, reduction=_core.kernel_reduction(reduction, values.numel()), delta=delta)

@@ -15,6 +15,7 @@ CVPR 2019.
 from __future__ import annotations
 
 import math
+from typing import Callable
 import numbers
 
 import torch
@@ -103,9 +104,7 @@ def general_robust(
     there, so it is large but finite. With value checks on, a tensor
     ``scale`` is checked to be finite and positive and a tensor ``alpha``
     not NaN (a synchronisation on a GPU); a number is always checked. With
-    value checks off nothing waits for a GPU: the fix-up for overflowing
-    residuals is then selected per element (on the CPU one reduction first
-    decides whether any is needed).
+    value checks off nothing waits for a GPU.
 
     ``alpha`` and ``scale`` are numbers or tensors that broadcast against
     ``x`` (e.g. one per dimension); ``scale`` must be > 0.
@@ -131,7 +130,7 @@ def general_robust(
     if not isinstance(scale, torch.Tensor):  # a number is checked always, a tensor only with value checks
         _core.check_positive(scale, "scale")
     if not isinstance(alpha, torch.Tensor) and not isinstance(alpha, bool) and isinstance(alpha, numbers.Real):
-        if math.isnan(alpha):
+        if alpha != alpha:  # NaN (math.isnan would break a torch.compile graph)
             raise ValueError("alpha must be a real number or +-inf, got nan")
     a = _as_tensor(alpha, "alpha", x)  # type and device checks; a number becomes a 0-dim tensor
     c = _as_tensor(scale, "scale", x)
@@ -142,11 +141,10 @@ def general_robust(
             f"alpha {tuple(a.shape)} and scale {tuple(c.shape)} must broadcast against x {tuple(x.shape)}"
         ) from None
     if _core.value_checks_enabled():  # (numbers were checked above)
-        if isinstance(scale, torch.Tensor) and c.numel() and not bool((c > 0).all() & torch.isfinite(c).all()):
-            bad = c[~((c > 0) & torch.isfinite(c))].flatten()[:3].tolist()
-            raise ValueError(f"scale must be finite and > 0, got values such as {bad}")
-        if isinstance(alpha, torch.Tensor) and a.numel() and bool(torch.isnan(a).any()):
-            raise ValueError("alpha must be a real number or +-inf, got NaN")
+        if isinstance(scale, torch.Tensor):
+            _core.require_values((c > 0) & torch.isfinite(c), c, "scale", "be finite and > 0")
+        if isinstance(alpha, torch.Tensor):
+            _core.require_values(~torch.isnan(a), a, "alpha", "be a real number or +-inf", got=lambda bad: "NaN")
     xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # half: computed in float32
     if isinstance(alpha, torch.Tensor):  # it may hold +-inf: the plain formula with every limit
         rho = _rho(xc, a.to(xc.dtype), c.to(xc.dtype))
@@ -164,6 +162,7 @@ def general_robust(
 _U_MAX = 45.0
 _U_STEP = 0.05  # |error of log Z| < 1e-9 on [0, 10] against scipy's quad
 _ALPHA_MAX = 10.0  # beyond it rho(sinh(45)) overflows float64
+_ALPHA_DOMAIN = f"be in [0, {_ALPHA_MAX:g}] (the density is not normalisable below 0)"
 
 
 def log_partition(alpha: torch.Tensor) -> torch.Tensor:
@@ -184,10 +183,10 @@ def log_partition(alpha: torch.Tensor) -> torch.Tensor:
         A tensor of ``alpha``'s shape, dtype and device.
     """
     _core.check_tensor(alpha, "alpha")
-    if _core.value_checks_enabled() and alpha.numel() and not bool(((alpha >= 0) & (alpha <= _ALPHA_MAX)).all()):
-        raise ValueError(
-            f"alpha must be in [0, {_ALPHA_MAX:g}] (the density is not normalisable below 0), "
-            f"got values such as {alpha.flatten()[:3].tolist()}"
+    if _core.value_checks_enabled():
+        _core.require_values(
+            (alpha >= 0) & (alpha <= _ALPHA_MAX), alpha, "alpha",
+            _ALPHA_DOMAIN,
         )
     a64 = alpha.to(torch.float64)
     n = int(round(_U_MAX / _U_STEP))
@@ -219,7 +218,9 @@ class AdaptiveRobustLoss(nn.Module):
 
     :math:`\alpha` stays in ``alpha_range`` through a scaled sigmoid of a
     latent parameter, and :math:`c > scale_min` through a shifted softplus;
-    both start at the given initial values. :math:`\log Z(\alpha)` is
+    both start at the given initial values, exactly in the module's dtype
+    (each map adds the rounding by which it misses the initial value at the
+    initial latent: 0 or one unit in the last place). :math:`\log Z(\alpha)` is
     computed by :func:`log_partition` (quadrature, float64) at every forward
     pass, for the ``num_dims`` values only. :math:`\rho` is computed in one
     pass that also forms its derivatives in :math:`x`, :math:`\alpha` and
@@ -232,6 +233,7 @@ class AdaptiveRobustLoss(nn.Module):
         scale_init: initial :math:`c > scale_min`.
         alpha_range: ``(low, high)`` with ``0 <= low < high <= 10``.
         scale_min: lower bound of the scale, > 0.
+        device, dtype: where and in which dtype to create the parameters.
 
     Shape:
         forward(x, reduction="mean"): residuals of shape ``(..., num_dims)``;
@@ -249,6 +251,8 @@ class AdaptiveRobustLoss(nn.Module):
         scale_init: float = 1.0,
         alpha_range: tuple[float, float] = (0.001, 1.999),
         scale_min: float = 1e-5,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if isinstance(num_dims, bool) or not isinstance(num_dims, numbers.Integral):
@@ -271,23 +275,49 @@ class AdaptiveRobustLoss(nn.Module):
         self.num_dims = int(num_dims)
         self.alpha_range = (lo, hi)
         self.scale_min = scale_min
+        self._initial = (alpha_init, scale_init)
+        self.latent_alpha = nn.Parameter(torch.empty(self.num_dims, device=device, dtype=dtype))
+        self.latent_scale = nn.Parameter(torch.empty(self.num_dims, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def _alpha_of(self, latent: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.alpha_range
+        return lo + (hi - lo) * torch.sigmoid(latent)
+
+    def _scale_of(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.scale_min + F.softplus(latent)
+
+    def _initial_rounding(self, k: int, image: Callable, latent: torch.Tensor) -> torch.Tensor:
+        # initial value minus its image at the initial latent, in the latent's dtype: 0 or a rounding
+        # (exact by Sterbenz's lemma), so that image + this is the initial value exactly at the start
+        start = torch.full((), self._start[k], dtype=latent.dtype, device=latent.device)
+        return torch.full((), self._initial[k], dtype=latent.dtype, device=latent.device) - image(start)
+
+    def reset_parameters(self) -> None:
+        """Set :math:`\alpha` and the scale back to ``alpha_init`` and ``scale_init``."""
+        alpha_init, scale_init = self._initial
+        lo, hi = self.alpha_range
         t = (alpha_init - lo) / (hi - lo)
-        latent_alpha = math.log(t / (1 - t))  # inverse of the sigmoid
-        s = scale_init - scale_min
-        latent_scale = s + math.log(-math.expm1(-s))  # inverse of softplus
-        self.latent_alpha = nn.Parameter(torch.full((self.num_dims,), latent_alpha))
-        self.latent_scale = nn.Parameter(torch.full((self.num_dims,), latent_scale))
+        s = scale_init - self.scale_min
+        inverses = (math.log(t / (1 - t)), s + math.log(-math.expm1(-s)))  # of the sigmoid, of softplus
+        # the latents as stored in their dtype (a later .to(dtype) rounds them the same way)
+        self._start = tuple(float(torch.tensor(v, dtype=self.latent_alpha.dtype)) for v in inverses)
+        with torch.no_grad():
+            self.latent_alpha.fill_(self._start[0])
+            self.latent_scale.fill_(self._start[1])
 
     @property
     def alpha(self) -> torch.Tensor:
         r"""The current :math:`\alpha` per dimension (with gradient)."""
         lo, hi = self.alpha_range
-        return lo + (hi - lo) * torch.sigmoid(self.latent_alpha)
+        alpha = self._alpha_of(self.latent_alpha) + self._initial_rounding(0, self._alpha_of, self.latent_alpha)
+        return alpha.clamp(lo, hi)
 
     @property
     def scale(self) -> torch.Tensor:
         """The current scale :math:`c` per dimension (with gradient)."""
-        return self.scale_min + F.softplus(self.latent_scale)
+        scale = self._scale_of(self.latent_scale) + self._initial_rounding(1, self._scale_of, self.latent_scale)
+        return scale.clamp(min=self.scale_min)
 
     def forward(self, x: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
         """The negative log-likelihood of the residuals ``x``, reduced."""

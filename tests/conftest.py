@@ -47,16 +47,3 @@ def built_book(tmp_path_factory) -> BookBuild:
         capture_output=True, text=True, timeout=900,
     )
     return BookBuild(html=out / "_build" / "html", returncode=run.returncode, log=run.stdout + run.stderr)
-
-
-@pytest.fixture(params=["host", "device"])
-def branch(request, monkeypatch) -> str:
-    """Run a test twice: as on a CPU, and through the branch a GPU takes (no value read in Python).
-
-    ``lossbook._core.host_reads`` decides which; patched to False, the CPU runs the device branch.
-    """
-    if request.param == "device":
-        from lossbook import _core
-
-        monkeypatch.setattr(_core, "host_reads", lambda t: False)
-    return request.param

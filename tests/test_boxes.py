@@ -340,6 +340,18 @@ def test_large_coordinates_float32(key):
     torch.testing.assert_close(got, REFERENCE[key](pred, target).float(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("half", [torch.float16, torch.bfloat16], ids=["f16", "bf16"])
+@pytest.mark.parametrize("key", KEYS)
+def test_half_precision_boxes_give_float32_as_in_torchvision(key, half):
+    # torchvision upcasts float16 boxes (_upcast_non_float) and returns float32; so does lossbook
+    pred, target = (b.to(half) for b in box_pairs())
+    got, (g_pred, g_target) = _grads(LOSSES[key], pred, target, reduction="none")
+    want, want_grads = _grads(LOSSES[key], pred.float(), target.float(), reduction="none")
+    assert got.dtype == F32 and g_pred.dtype == g_target.dtype == half
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    torch.testing.assert_close((g_pred, g_target), tuple(g.to(half) for g in want_grads), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("key", KEYS)
 def test_empty_batch(key, reduction):

@@ -1,5 +1,5 @@
 """The private helpers in lossbook._core: reductions, the value-check switch and the value-range checks
-it governs, mean_over_targets and empty_safe. The type, shape, number and class-dimension argument
+it governs, mean_over_targets and kernel_reduction. The type, shape, number and class-dimension argument
 checks are in test_core_arguments.py."""
 
 import math
@@ -58,9 +58,11 @@ def test_reduce_none_of_empty_is_empty():
 
 
 @pytest.mark.parametrize("bad", ["avg", "Mean", "batchmean", "", None, 1])
-def test_reduce_rejects_unknown_reduction(bad):
+def test_check_reduction_rejects_unknown_reduction(bad):
+    # checked once, by check_reduction at the top of each loss (reduce trusts its caller; the
+    # bad-input tables give every loss an unknown reduction)
     with pytest.raises(ValueError, match=rf"^reduction must be one of .*got {re.escape(repr(bad))}$"):
-        _core.reduce(torch.ones(3), bad)
+        _core.check_reduction(bad)
 
 
 @pytest.mark.parametrize("good", ["mean", "sum", "none"])
@@ -187,7 +189,7 @@ def test_check_class_indices_allows_ignore_index():
 
 
 # --------------------------------------------------------------------------
-# mean_over_targets, empty_safe
+# mean_over_targets, kernel_reduction
 
 
 @pytest.mark.parametrize(
@@ -201,14 +203,14 @@ def test_check_class_indices_allows_ignore_index():
         ([1, 1, 2], [1.0, 2.0, 3.0], 1, 2.0),  # ignore_index may be a real class: 6 / 3
     ],
 )
-def test_mean_over_targets_is_the_weighted_mean(target, weight, ignore_index, expected, branch):
+def test_mean_over_targets_is_the_weighted_mean(target, weight, ignore_index, expected):
     w = None if weight is None else torch.tensor(weight, dtype=torch.float64)
     got = _core.mean_over_targets(torch.tensor(6.0, dtype=torch.float64), torch.tensor(target), w, ignore_index)
     assert math.isclose(got.item(), expected, rel_tol=1e-15)
 
 
 @pytest.mark.parametrize("weight", [None, torch.tensor([1.0, 2.0])], ids=["unweighted", "weighted"])
-def test_mean_over_targets_is_zero_when_no_target_counts(weight, branch):
+def test_mean_over_targets_is_zero_when_no_target_counts(weight):
     z = torch.ones(3, requires_grad=True)
     total = (z * 0).sum()  # what a loss sums when every target is ignored
     target = torch.full((3,), -100)
@@ -222,12 +224,32 @@ def test_mean_over_targets_is_zero_when_no_target_counts(weight, branch):
 
 
 def test_mean_over_targets_with_a_learned_weight():
-    # a class weight that requires grad keeps a tensor denominator even on a CPU, so that the
-    # weight's gradient includes the denominator: d(6 / (w0 + w2 + w2)) / dw = -6 / 3.5^2 * (1, 0, 2)
+    # the denominator is a tensor, so a learned weight's gradient includes it: d(6 / (w0 + w2 + w2)) / dw = -6 / 3.5^2 * (1, 0, 2)
     w = torch.tensor([0.5, 2.0, 1.5], dtype=torch.float64, requires_grad=True)
     got = _core.mean_over_targets(torch.tensor(6.0, dtype=torch.float64), torch.tensor([0, 2, -100, 2]), w, -100)
     assert math.isclose(got.item(), 6 / 3.5, rel_tol=1e-15)
     torch.testing.assert_close(torch.autograd.grad(got, w)[0], -6 / 3.5**2 * torch.tensor([1.0, 0, 2], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("key", ["cross_entropy", "nll"])
+def test_class_weights_summing_to_at_most_zero_give_pytorchs_weighted_mean(key):
+    # Weights whose sum over the targets is negative: PyTorch divides by that sum, and so does
+    # lossbook (it used to return the undivided sum, -39.66 here, where PyTorch gives 4.777).
+    g = torch.Generator().manual_seed(4)
+    z = torch.randn(6, 3, generator=g, dtype=torch.float64).mul_(3).requires_grad_(True)
+    s = torch.log_softmax(z, 1) if key == "nll" else z
+    y = torch.tensor([0, 1, 2, 2, 1, 0])
+    w = torch.tensor([-2.0, 0.5, -1.0], dtype=torch.float64)
+    ours, theirs = getattr(lossbook, key), getattr(torch.nn.functional, key if key == "cross_entropy" else "nll_loss")
+    assert float(w[y].sum()) < 0
+    got, want = ours(s, y, weight=w), theirs(s, y, weight=w)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=0)
+    grads = [torch.autograd.grad(v, z, retain_graph=True)[0] for v in (got, want)]
+    torch.testing.assert_close(*grads)
+    # weights that cancel exactly over the counted targets: the sum, undivided (PyTorch: inf or NaN)
+    w0 = torch.tensor([1.0, -1.0, 0.0], dtype=torch.float64)
+    y0 = torch.tensor([0, 1, 2, 0, 1, 2])
+    torch.testing.assert_close(ours(s, y0, weight=w0), ours(s, y0, weight=w0, reduction="sum"), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(
@@ -235,12 +257,12 @@ def test_mean_over_targets_with_a_learned_weight():
     [("mean", 0, "sum"), ("mean", 1, "mean"), ("mean", 5, "mean"),
      ("sum", 0, "sum"), ("none", 0, "none"), ("none", 3, "none")],
 )
-def test_empty_safe(reduction, n, expected):
-    assert _core.empty_safe(reduction, n) == expected
+def test_kernel_reduction(reduction, n, expected):
+    assert _core.kernel_reduction(reduction, n) == expected
 
 
-def test_empty_safe_avoids_pytorchs_nan_mean():
+def test_kernel_reduction_avoids_pytorchs_nan_mean():
     x = torch.empty(0)
     bce = torch.nn.functional.binary_cross_entropy
     assert torch.isnan(bce(x, x, reduction="mean"))  # PyTorch's mean of nothing
-    assert bce(x, x, reduction=_core.empty_safe("mean", 0)).item() == 0.0
+    assert bce(x, x, reduction=_core.kernel_reduction("mean", 0)).item() == 0.0

@@ -41,8 +41,9 @@ def cross_entropy(
 
     ``"mean"`` with index targets is the weighted mean
     :math:`\sum_i \ell_i / \sum_i w_{y_i}` over samples whose target is not
-    ``ignore_index``; if none count, lossbook returns 0 where PyTorch returns
-    NaN. Computed by the log-sum-exp form (PyTorch's fused kernel), so large
+    ``ignore_index``, as in PyTorch also for weights of any sign; if none
+    count (or the weights cancel to 0), lossbook returns the undivided sum, 0
+    when none count, where PyTorch returns NaN. Computed by the log-sum-exp form (PyTorch's fused kernel), so large
     logits neither overflow nor give ``log(0)``.
 
     Matches :func:`torch.nn.functional.cross_entropy` (same defaults).
@@ -84,7 +85,7 @@ def cross_entropy(
         _core.check_unit_interval(target, "target")
         return F.cross_entropy(
             logits, target, weight=w, label_smoothing=eps,
-            reduction=_core.empty_safe(reduction, target.numel()),
+            reduction=_core.kernel_reduction(reduction, target.numel()),
         )
     _core.check_index_target(logits, target, "logits", ignore_index)
     kw = dict(weight=w, ignore_index=ignore_index, label_smoothing=eps)
@@ -238,7 +239,7 @@ def binary_cross_entropy(
     w = _core.check_broadcast_weight(weight, probs.shape, "weight", probs)
     _core.check_unit_interval(probs, "probs")
     _core.check_unit_interval(target, "target")
-    return F.binary_cross_entropy(probs, target, weight=w, reduction=_core.empty_safe(reduction, probs.numel()))
+    return F.binary_cross_entropy(probs, target, weight=w, reduction=_core.kernel_reduction(reduction, probs.numel()))
 
 
 def binary_cross_entropy_with_logits(
@@ -288,5 +289,5 @@ def binary_cross_entropy_with_logits(
     pw = _core.check_broadcast_weight(pos_weight, logits.shape, "pos_weight", logits)
     _core.check_unit_interval(target, "target")
     return F.binary_cross_entropy_with_logits(
-        logits, target, weight=w, pos_weight=pw, reduction=_core.empty_safe(reduction, logits.numel())
+        logits, target, weight=w, pos_weight=pw, reduction=_core.kernel_reduction(reduction, logits.numel())
     )

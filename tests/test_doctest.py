@@ -1,0 +1,30 @@
+"""The Example: sections of lossbook's docstrings run, and print what they say."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import lossbook
+
+MODULES = sorted(name for _, name, _ in pkgutil.walk_packages(lossbook.__path__, prefix="lossbook."))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(name)
+    previous = lossbook.set_value_checks(True)
+    try:
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    finally:
+        lossbook.set_value_checks(previous)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples failed in {name}"
+
+
+def test_set_value_checks_example_is_collected():
+    finder = doctest.DocTestFinder()
+    tests = finder.find(lossbook._core.set_value_checks)
+    assert tests and tests[0].examples, "set_value_checks has no Example:"
