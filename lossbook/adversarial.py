@@ -103,6 +103,13 @@ def gan_discriminator_loss(
 
     References:
         I. Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> loss = lossbook.gan_discriminator_loss(torch.zeros(2), torch.zeros(2))
+        >>> round(loss.item(), 4)  # 2 log 2
+        1.3863
     """
     _core.check_reduction(reduction)
     _real_fake(real_logits, fake_logits, ("real_logits", "fake_logits"), reduction)
@@ -147,6 +154,15 @@ def gan_generator_loss(
 
     References:
         I. Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> round(lossbook.gan_generator_loss(torch.zeros(2)).item(), 4)  # -log(1/2)
+        0.6931
+        >>> minimax = lossbook.gan_generator_loss(torch.zeros(2), non_saturating=False)
+        >>> round(minimax.item(), 4)  # log(1 - 1/2)
+        -0.6931
     """
     _core.check_reduction(reduction)
     if not isinstance(non_saturating, bool):
@@ -189,6 +205,12 @@ def wasserstein_critic_loss(
     References:
         M. Arjovsky, S. Chintala and L. Bottou, "Wasserstein Generative
         Adversarial Networks", ICML 2017.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> lossbook.wasserstein_critic_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.0]))
+        tensor(-1.2500)
     """
     _core.check_reduction(reduction)
     _real_fake(real_scores, fake_scores, ("real_scores", "fake_scores"), reduction)
@@ -218,6 +240,12 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor, *, reduction: str = "m
     References:
         M. Arjovsky, S. Chintala and L. Bottou, "Wasserstein Generative
         Adversarial Networks", ICML 2017.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> lossbook.wasserstein_generator_loss(torch.tensor([0.5, 1.5]))
+        tensor(-1.)
     """
     _core.check_reduction(reduction)
     _check_scores(fake_scores, "fake_scores")
@@ -277,6 +305,13 @@ def gradient_penalty(
     References:
         I. Gulrajani et al., "Improved Training of Wasserstein GANs",
         NeurIPS 2017.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> critic = lambda x: 2.0 * x.sum(dim=1)  # gradient norm 2 everywhere
+        >>> lossbook.gradient_penalty(critic, torch.zeros(3, 1), torch.ones(3, 1)).item()
+        1.0
     """
     _core.check_reduction(reduction)
     if not callable(critic):

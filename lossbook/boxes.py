@@ -106,6 +106,13 @@ def iou_loss(
     References:
         J. Yu, Y. Jiang, Z. Wang, Z. Cao and T. Huang, "UnitBox: An Advanced
         Object Detection Network", ACM Multimedia 2016.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> pred, target = torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]])
+        >>> round(lossbook.iou_loss(pred, target).item(), 4)  # 1 - 1/7
+        0.8571
     """
     _core.check_reduction(reduction)
     pred, target, eps = _check_boxes(pred, target, eps)
@@ -147,6 +154,13 @@ def giou_loss(
     References:
         H. Rezatofighi, N. Tsoi, J. Gwak, A. Sadeghian, I. Reid and
         S. Savarese, "Generalized Intersection over Union", CVPR 2019.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> pred, target = torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]])
+        >>> round(lossbook.giou_loss(pred, target).item(), 4)  # 1 - 1/7 + 2/9
+        1.0794
     """
     _core.check_reduction(reduction)
     pred, target, eps = _check_boxes(pred, target, eps)
@@ -191,6 +205,13 @@ def diou_loss(
         Z. Zheng, P. Wang, W. Liu, J. Li, R. Ye and D. Ren, "Distance-IoU
         Loss: Faster and Better Learning for Bounding Box Regression",
         AAAI 2020.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> pred, target = torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]])
+        >>> round(lossbook.diou_loss(pred, target).item(), 4)  # 1 - 1/7 + 2/18
+        0.9683
     """
     _core.check_reduction(reduction)
     pred, target, eps = _check_boxes(pred, target, eps)
@@ -244,6 +265,13 @@ def ciou_loss(
     References:
         Z. Zheng et al., "Distance-IoU Loss: Faster and Better Learning for
         Bounding Box Regression", AAAI 2020.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> pred, target = torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 4.0, 3.0]])
+        >>> round(lossbook.ciou_loss(pred, target).item(), 4)
+        1.0192
     """
     _core.check_reduction(reduction)
     pred, target, eps = _check_boxes(pred, target, eps)

@@ -102,6 +102,15 @@ def weighted_sum(
         R. Caruana, "Multitask Learning", Machine Learning 28, 1997; A. Kendall,
         Y. Gal and R. Cipolla, "Multi-Task Learning Using Uncertainty to Weigh
         Losses", CVPR 2018 (on how sensitive results are to the weights).
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> lossbook.weighted_sum([torch.tensor(1.0), torch.tensor(2.0)], [0.5, 0.25])
+        tensor(1.)
+        >>> losses = {"box": torch.tensor(1.0), "cls": torch.tensor(2.0)}
+        >>> lossbook.weighted_sum(losses, {"box": 2.0, "cls": 1.0})
+        tensor(4.)
     """
     total = _plain_weighted_sum(losses, weights)
     if total is not None:
@@ -177,6 +186,13 @@ class UncertaintyWeighting(nn.Module):
         A. Kendall, Y. Gal and R. Cipolla, "Multi-Task Learning Using
         Uncertainty to Weigh Losses for Scene Geometry and Semantics",
         CVPR 2018.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> weighting = lossbook.UncertaintyWeighting(2)
+        >>> weighting([torch.tensor(1.0), torch.tensor(2.0)]).item()  # s_i = 0: the plain sum
+        3.0
     """
 
     def __init__(self, num_tasks: int) -> None:

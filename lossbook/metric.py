@@ -75,6 +75,16 @@ def triplet(
         Embedding for Face Recognition and Clustering", CVPR 2015;
         K. Q. Weinberger and L. K. Saul, "Distance Metric Learning for Large
         Margin Nearest Neighbor Classification", JMLR 10, 2009.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> a, p, n = torch.zeros(1, 2), torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 1.5]])
+        >>> round(lossbook.triplet(a, p, n).item(), 4)  # 1 + d(a, p) - d(a, n)
+        0.5
+        >>> torch.equal(lossbook.triplet(a, p, n), F.triplet_margin_loss(a, p, n))
+        True
     """
     _core.check_reduction(reduction)
     margin = _core.check_positive(margin, "margin")  # F.triplet_margin_loss raises for margin <= 0
@@ -137,6 +147,13 @@ def contrastive(
     References:
         R. Hadsell, S. Chopra and Y. LeCun, "Dimensionality Reduction by
         Learning an Invariant Mapping", CVPR 2006.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> x1, x2 = torch.zeros(2, 2), torch.tensor([[3.0, 4.0], [0.0, 0.5]])
+        >>> lossbook.contrastive(x1, x2, torch.tensor([1.0, 0.0]), reduction="none")
+        tensor([25.0000,  0.2500])
     """
     _core.check_reduction(reduction)
     margin = _core.check_nonnegative(margin, "margin")

@@ -61,6 +61,16 @@ def mse(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") ->
     References:
         Least squares go back to Legendre (1805) and Gauss (1809); minimising
         MSE is maximum likelihood under Gaussian noise.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> pred, target = torch.tensor([0.5, 3.0]), torch.zeros(2)
+        >>> lossbook.mse(pred, target)
+        tensor(4.6250)
+        >>> torch.equal(lossbook.mse(pred, target), F.mse_loss(pred, target))
+        True
     """
     return _fused(F.mse_loss, pred, target, reduction)
 
@@ -92,6 +102,16 @@ def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     Shape:
         pred: ``(*)``, any shape.
         target: ``(*)``, the same shape.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> lossbook.rmse(torch.tensor([3.0, -3.0]), torch.zeros(2))
+        tensor(3.)
+        >>> pred = torch.zeros(2, requires_grad=True)
+        >>> lossbook.rmse(pred, torch.zeros(2)).backward()
+        >>> pred.grad  # 0, not NaN, at a perfect prediction
+        tensor([0., 0.])
     """
     _core.check_pair(pred, target)
     mean_square = F.mse_loss(pred, target, reduction=_core.kernel_reduction("mean", pred.numel()))
@@ -147,6 +167,16 @@ def mae(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") ->
     References:
         Laplace (1774); least absolute deviations is maximum likelihood under
         Laplace noise.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> pred, target = torch.tensor([0.5, 3.0]), torch.zeros(2)
+        >>> lossbook.mae(pred, target)
+        tensor(1.7500)
+        >>> torch.equal(lossbook.mae(pred, target), F.l1_loss(pred, target))
+        True
     """
     return _fused(F.l1_loss, pred, target, reduction)
 
@@ -192,6 +222,16 @@ def huber(
     References:
         P. J. Huber, "Robust Estimation of a Location Parameter", Annals of
         Mathematical Statistics 35(1), 1964.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> pred, target = torch.tensor([0.5, 3.0]), torch.zeros(2)
+        >>> lossbook.huber(pred, target)
+        tensor(1.3125)
+        >>> torch.equal(lossbook.huber(pred, target, delta=2.0), F.huber_loss(pred, target, delta=2.0))
+        True
     """
     delta = _core.check_positive(delta, "delta")
     return _fused(F.huber_loss, pred, target, reduction, delta=delta)
@@ -238,6 +278,16 @@ def smooth_l1(
 
     References:
         R. Girshick, "Fast R-CNN", ICCV 2015.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> pred, target = torch.tensor([0.5, 3.0]), torch.zeros(2)
+        >>> lossbook.smooth_l1(pred, target, beta=2.0)
+        tensor(1.0312)
+        >>> torch.equal(lossbook.smooth_l1(pred, target), F.smooth_l1_loss(pred, target))
+        True
     """
     beta = _core.check_nonnegative(beta, "beta")
     return _fused(F.smooth_l1_loss, pred, target, reduction, beta=beta)
@@ -295,6 +345,14 @@ def pseudo_huber(
         "Two deterministic half-quadratic regularization algorithms for
         computed imaging", ICIP 1994; R. Hartley and A. Zisserman,
         *Multiple View Geometry in Computer Vision*, 2nd ed., 2004 (A6.8).
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> lossbook.pseudo_huber(torch.tensor([0.0, 0.75]), torch.zeros(2), reduction="none")
+        tensor([0.0000, 0.2500])
+        >>> round(lossbook.pseudo_huber(torch.tensor([0.5, 3.0]), torch.zeros(2)).item(), 4)
+        1.1402
     """
     delta = _core.check_positive(delta, "delta")
     _core.check_pair(pred, target)
@@ -379,6 +437,16 @@ def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
     References:
         P. Saleh and R. Saleh, "Statistical properties of the log-cosh loss
         function used in machine learning", arXiv:2208.04564, 2022.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> torch.log(torch.cosh(torch.tensor(1000.0)))  # the naive form overflows
+        tensor(inf)
+        >>> round(lossbook.log_cosh(torch.tensor([1000.0]), torch.zeros(1)).item(), 2)  # 1000 - log 2
+        999.31
+        >>> round(lossbook.log_cosh(torch.tensor([0.5, 3.0]), torch.zeros(2)).item(), 4)
+        1.2147
     """
     _core.check_pair(pred, target)
     _core.check_reduction(reduction)

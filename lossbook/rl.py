@@ -61,6 +61,13 @@ def policy_gradient_loss(
         Connectionist Reinforcement Learning", Machine Learning 8, 1992;
         R. S. Sutton et al., "Policy Gradient Methods for Reinforcement
         Learning with Function Approximation", NeurIPS 2000.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> log_probs, advantages = torch.tensor([-0.5, -1.0]), torch.tensor([2.0, 1.0])
+        >>> lossbook.policy_gradient_loss(log_probs, advantages)
+        tensor(1.)
     """
     _core.check_reduction(reduction)
     _core.check_pair(log_probs, advantages, ("log_probs", "advantages"))
@@ -129,6 +136,14 @@ def td_loss(
         R. S. Sutton, "Learning to Predict by the Methods of Temporal
         Differences", Machine Learning 3, 1988; V. Mnih et al., "Human-Level
         Control through Deep Reinforcement Learning", Nature 518, 2015.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> values, rewards = torch.tensor([1.0, 0.5]), torch.tensor([1.0, 0.0])
+        >>> next_values, done = torch.tensor([2.0, 4.0]), torch.tensor([0.0, 1.0])
+        >>> lossbook.td_loss(values, rewards, next_values, done, gamma=0.5)  # targets 2 and 0
+        tensor(0.6250)
     """
     _core.check_reduction(reduction)
     gamma = _core.check_nonnegative(gamma, "gamma")

@@ -124,6 +124,15 @@ def general_robust(
 
     References:
         J. T. Barron, "A General and Adaptive Robust Loss Function", CVPR 2019.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> x = torch.tensor([1.0, 2.0])
+        >>> lossbook.general_robust(x, 2.0, 1.0, reduction="none")  # alpha = 2: x^2 / 2
+        tensor([0.5000, 2.0000])
+        >>> round(lossbook.general_robust(x, 1.0, 1.0).item(), 4)  # alpha = 1: sqrt(x^2 + 1) - 1
+        0.8251
     """
     _core.check_reduction(reduction)
     _core.check_tensor(x, "x")
@@ -241,6 +250,15 @@ class AdaptiveRobustLoss(nn.Module):
 
     References:
         J. T. Barron, "A General and Adaptive Robust Loss Function", CVPR 2019.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> loss = lossbook.AdaptiveRobustLoss(2)
+        >>> loss.alpha.tolist(), loss.scale.tolist()
+        ([1.0, 1.0], [1.0, 1.0])
+        >>> round(loss(torch.tensor([[0.0, 1.0], [0.5, -2.0]])).item(), 4)
+        1.6276
     """
 
     def __init__(

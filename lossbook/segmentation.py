@@ -60,6 +60,13 @@ def dice_loss(
         L. R. Dice, "Measures of the Amount of Ecologic Association Between
         Species", Ecology 26(3), 1945; F. Milletari, N. Navab and
         S.-A. Ahmadi, "V-Net", 3DV 2016.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> probs, target = torch.tensor([[1.0, 0.0, 1.0, 0.0]]), torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+        >>> lossbook.dice_loss(probs, target)  # 1 - (2 * 1 + 1) / (2 + 1 + 1)
+        tensor(0.2500)
     """
     _core.check_reduction(reduction)
     smooth = _core.check_positive(smooth, "smooth")

@@ -9,6 +9,7 @@ import pkgutil
 import pytest
 
 import lossbook
+import lossbook.catalog
 
 MODULES = sorted(name for _, name, _ in pkgutil.walk_packages(lossbook.__path__, prefix="lossbook."))
 
@@ -28,3 +29,9 @@ def test_set_value_checks_example_is_collected():
     finder = doctest.DocTestFinder()
     tests = finder.find(lossbook._core.set_value_checks)
     assert tests and tests[0].examples, "set_value_checks has no Example:"
+
+
+@pytest.mark.parametrize("key", lossbook.catalog.keys())
+def test_every_catalog_loss_has_an_example(key):
+    tests = doctest.DocTestFinder().find(getattr(lossbook, key))
+    assert tests and tests[0].examples, f"lossbook.{key} has no Example: in its docstring"

@@ -81,6 +81,17 @@ def focal(
     References:
         T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
         for Dense Object Detection", ICCV 2017.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> logits, target = torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0])
+        >>> round(lossbook.focal(logits, target).item(), 4)
+        0.6404
+        >>> plain = lossbook.focal(logits, target, alpha=None, gamma=0.0)  # no weighting: BCE
+        >>> torch.allclose(plain, F.binary_cross_entropy_with_logits(logits, target))
+        True
     """
     _core.check_reduction(reduction)
     _core.check_pair(logits, target, ("logits", "target"))
@@ -214,6 +225,17 @@ def softmax_focal(
     References:
         T.-Y. Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017
         (the multi-class form is their eq. 5 applied to a softmax).
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> logits, target = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]]), torch.tensor([0, 1])
+        >>> round(lossbook.softmax_focal(logits, target).item(), 4)
+        0.0516
+        >>> plain = lossbook.softmax_focal(logits, target, gamma=0.0)  # gamma = 0: cross-entropy
+        >>> torch.allclose(plain, F.cross_entropy(logits, target))
+        True
     """
     _core.check_reduction(reduction)
     c = _core.num_classes(logits, "logits")

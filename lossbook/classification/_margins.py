@@ -56,6 +56,13 @@ def hinge(
     References:
         C. Cortes and V. Vapnik, "Support-Vector Networks", Machine Learning
         20, 1995.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> scores, target = torch.tensor([2.0, 0.5, -0.5]), torch.tensor([1.0, -1.0, -1.0])
+        >>> lossbook.hinge(scores, target, reduction="none")
+        tensor([0.0000, 1.5000, 0.5000])
     """
     _core.check_reduction(reduction)
     margin = _core.check_nonnegative(margin, "margin")
@@ -109,6 +116,16 @@ def multiclass_hinge(
     References:
         J. Weston and C. Watkins, "Support Vector Machines for Multi-Class
         Pattern Recognition", ESANN 1999.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> scores, target = torch.tensor([[1.0, 0.5, 0.0], [0.0, 0.0, 2.0]]), torch.tensor([0, 2])
+        >>> lossbook.multiclass_hinge(scores, target)
+        tensor(0.0833)
+        >>> torch.equal(lossbook.multiclass_hinge(scores, target), F.multi_margin_loss(scores, target))
+        True
     """
     _core.check_reduction(reduction)
     _core.num_classes(scores, "scores")

@@ -73,6 +73,16 @@ def cross_entropy(
         Bishop, *Pattern Recognition and Machine Learning*, 2006, §4.3.4;
         label smoothing: Szegedy et al., "Rethinking the Inception
         Architecture for Computer Vision", CVPR 2016.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> logits, target = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]]), torch.tensor([0, 1])
+        >>> round(lossbook.cross_entropy(logits, target).item(), 4)
+        0.3606
+        >>> torch.equal(lossbook.cross_entropy(logits, target), F.cross_entropy(logits, target))
+        True
     """
     _core.check_reduction(reduction)
     _core.num_classes(logits, "logits")
@@ -132,6 +142,16 @@ def nll(
     Shape:
         log_probs: ``(N, C)`` or ``(N, C, d1, ...)``.
         target: ``(N, d1, ...)``.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> log_probs, target = torch.tensor([[-0.5, -1.0], [-2.0, -0.25]]), torch.tensor([0, 1])
+        >>> lossbook.nll(log_probs, target)
+        tensor(0.3750)
+        >>> torch.equal(lossbook.nll(log_probs, target), F.nll_loss(log_probs, target))
+        True
     """
     _core.check_reduction(reduction)
     _core.num_classes(log_probs, "log_probs")
@@ -180,6 +200,18 @@ def kl_divergence(logits: torch.Tensor, target_probs: torch.Tensor, *, reduction
     References:
         S. Kullback and R. A. Leibler, "On Information and Sufficiency",
         Annals of Mathematical Statistics 22(1), 1951.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> logits = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+        >>> probs = torch.tensor([[0.5, 0.5], [0.25, 0.75]])
+        >>> round(lossbook.kl_divergence(logits, probs).item(), 4)
+        0.5323
+        >>> expected = F.kl_div(F.log_softmax(logits, dim=1), probs, reduction="batchmean")
+        >>> torch.allclose(lossbook.kl_divergence(logits, probs), expected)
+        True
     """
     _core.check_reduction(reduction)
     _core.num_classes(logits, "logits")
@@ -233,6 +265,17 @@ def binary_cross_entropy(
     Shape:
         probs: ``(*)``.
         target: ``(*)``, the same shape.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> probs, target = torch.tensor([0.5, 0.75]), torch.tensor([1.0, 0.0])
+        >>> loss = lossbook.binary_cross_entropy(probs, target)
+        >>> round(loss.item(), 4)
+        1.0397
+        >>> torch.equal(loss, F.binary_cross_entropy(probs, target))
+        True
     """
     _core.check_reduction(reduction)
     _core.check_pair(probs, target, ("probs", "target"))
@@ -282,6 +325,17 @@ def binary_cross_entropy_with_logits(
     Shape:
         logits: ``(*)``, e.g. ``(N, C)`` for C independent labels.
         target: ``(*)``, the same shape.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> import lossbook
+        >>> logits, target = torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0])
+        >>> loss = lossbook.binary_cross_entropy_with_logits(logits, target)
+        >>> round(loss.item(), 4)
+        1.41
+        >>> torch.equal(loss, F.binary_cross_entropy_with_logits(logits, target))
+        True
     """
     _core.check_reduction(reduction)
     _core.check_pair(logits, target, ("logits", "target"))
