@@ -6,14 +6,25 @@ synchronisation on a GPU, so they can be switched off with
 :func:`set_value_checks` or the :func:`value_checks` context manager. Under
 ``torch.compile`` they become asserts inside the graph (see
 :func:`set_value_checks`).
+
+Mixed precision (:func:`float32_under_autocast`): inside ``torch.autocast``
+a loss returns what its PyTorch/torchvision counterpart returns there. Every
+PyTorch loss is on autocast's float32 list (it casts float16/bfloat16 inputs
+to float32 and returns float32), so a lossbook loss whose counterpart is such
+a loss, and every lossbook loss without a counterpart, is computed in float32
+under autocast on its inputs' device: float16/bfloat16 inputs are cast to
+float32 (float64 stays float64), the body runs with autocast off, the result
+is float32 and the gradients reach the inputs in their own dtype. With
+autocast off nothing is cast: float16 in, float16 out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 
@@ -73,6 +84,71 @@ def value_checks(enabled: bool) -> Iterator[None]:
 def value_checks_enabled() -> bool:
     """Whether the value-range checks are on."""
     return _value_checks_enabled
+
+
+# --------------------------------------------------------------------------
+# Mixed precision
+
+_HALF = (torch.float16, torch.bfloat16)
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def _first_tensor(values: Any) -> torch.Tensor | None:
+    """The first tensor among ``values``, looking into lists, tuples and dicts."""
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            return v
+        if isinstance(v, (list, tuple)):
+            found = _first_tensor(v)
+        elif isinstance(v, dict):
+            found = _first_tensor(v.values())
+        else:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def _to_float32(v: Any) -> Any:
+    """``v`` with every float16/bfloat16 tensor in it cast to float32 (differentiably)."""
+    if isinstance(v, torch.Tensor):
+        return v.float() if v.dtype in _HALF else v
+    if type(v) in (list, tuple):
+        return type(v)(_to_float32(x) for x in v)
+    if type(v) is dict:
+        return {k: _to_float32(x) for k, x in v.items()}
+    return v
+
+
+def float32_under_autocast(fn: _Fn) -> _Fn:
+    """Decorator: under ``torch.autocast`` the loss is computed in float32, as PyTorch's losses are.
+
+    PyTorch puts its losses (``mse_loss``, ``cross_entropy``,
+    ``binary_cross_entropy_with_logits``, ...) on autocast's float32 list:
+    inside ``torch.autocast`` they cast float16/bfloat16 inputs to float32 and
+    return float32. A lossbook loss decorated with this follows the same rule.
+    When autocast is on for the device of the first tensor among the
+    arguments (``torch.is_autocast_enabled(device_type)``), every
+    float16/bfloat16 tensor among the arguments (also inside lists, tuples and
+    dicts, such as ``weighted_sum``'s losses) is cast to float32 with
+    ``.float()``, so that gradients flow back to the inputs in their own
+    dtype, and ``fn`` runs with autocast off. float64 tensors stay float64.
+    With autocast off the call is unchanged (float16 in, float16 out). Under
+    ``torch.compile`` the autocast state is read when tracing, so the graph
+    stays whole.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        first = _first_tensor(args) if args else None
+        if first is None:
+            first = _first_tensor(kwargs.values())
+        if first is None or not torch.is_autocast_enabled(first.device.type):
+            return fn(*args, **kwargs)
+        with torch.autocast(first.device.type, enabled=False):
+            return fn(*_to_float32(args), **_to_float32(kwargs))
+
+    return wrapper  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------

@@ -66,6 +66,7 @@ def _difference(fake: torch.Tensor, real: torch.Tensor, reduction: str) -> torch
     return _core.reduce(fake, reduction) - _core.reduce(real, reduction)
 
 
+@_core.float32_under_autocast
 def gan_discriminator_loss(
     real_logits: torch.Tensor, fake_logits: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:
@@ -116,6 +117,7 @@ def gan_discriminator_loss(
     return _two_sided(F.softplus(-real_logits), F.softplus(fake_logits), reduction)
 
 
+@_core.float32_under_autocast
 def gan_generator_loss(
     fake_logits: torch.Tensor, *, non_saturating: bool = True, reduction: str = "mean"
 ) -> torch.Tensor:
@@ -172,6 +174,7 @@ def gan_generator_loss(
     return _core.reduce(loss, reduction)
 
 
+@_core.float32_under_autocast
 def wasserstein_critic_loss(
     real_scores: torch.Tensor, fake_scores: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:
@@ -217,6 +220,7 @@ def wasserstein_critic_loss(
     return _difference(fake_scores, real_scores, reduction)
 
 
+@_core.float32_under_autocast
 def wasserstein_generator_loss(fake_scores: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     r"""The generator's loss of the Wasserstein GAN: minus the mean critic score of its samples.
 
@@ -285,7 +289,10 @@ def gradient_penalty(
     not update buffers in place, as a ``BatchNorm`` in training mode does).
     Pass a seeded ``torch.Generator`` (on the inputs' device) to make the
     interpolation points reproducible; under ``torch.compile`` leave it
-    ``None`` and seed with ``torch.manual_seed``.
+    ``None`` and seed with ``torch.manual_seed``. Inside ``torch.autocast``
+    the critic runs under the caller's autocast (it is the caller's model),
+    and the penalty from its gradient is computed in float32, as every
+    lossbook loss is there.
 
     Args:
         critic: a callable (usually an ``nn.Module``) mapping a batch of
@@ -341,15 +348,27 @@ def gradient_penalty(
         if n == 0:
             # a zero that still backpropagates to whatever the critic's scores depend on
             # (an nn.Module's parameters, or the tensors a plain function closes over)
-            penalty = x_hat.new_zeros(0) + 0 * total_score(x_hat)
+            penalty = _penalty_dtype(x_hat.new_zeros(0) + 0 * total_score(x_hat))
         elif torch.compiler.is_compiling():
             # torch.compile traces torch.func.grad into the graph (torch.autograd.grad would break
             # it); eager keeps autograd.grad, which allows a critic that updates buffers in place
             # (BatchNorm in training mode), as func.grad does not. test_compile checks they agree.
             grad = torch.func.grad(total_score)(x_hat)
-            penalty = (torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1) ** 2
+            penalty = _penalty(grad)
         else:
             x_hat.requires_grad_(True)
             (grad,) = torch.autograd.grad(total_score(x_hat), x_hat, create_graph=True)
-            penalty = (torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1) ** 2
+            penalty = _penalty(grad)
     return _core.reduce(penalty, reduction)
+
+
+# The critic is the caller's model: it runs under the caller's autocast, as a model does. The
+# penalty computed from its input gradient is the loss: in float32 under autocast (_core's rule).
+@_core.float32_under_autocast
+def _penalty(grad: torch.Tensor) -> torch.Tensor:
+    return (torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1) ** 2
+
+
+@_core.float32_under_autocast
+def _penalty_dtype(penalty: torch.Tensor) -> torch.Tensor:
+    return penalty

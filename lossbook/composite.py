@@ -63,6 +63,7 @@ def _plain_weighted_sum(losses: object, weights: object) -> torch.Tensor | None:
     return total
 
 
+@_core.float32_under_autocast
 def weighted_sum(
     losses: Sequence[torch.Tensor] | Mapping[str, torch.Tensor],
     weights: Sequence[float | torch.Tensor] | Mapping[str, float | torch.Tensor],
@@ -210,6 +211,7 @@ class UncertaintyWeighting(nn.Module):
         """The current task weights :math:`e^{-s_i}` (detached)."""
         return torch.exp(-self.log_vars.detach())
 
+    @_core.float32_under_autocast
     def forward(self, losses: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
         """The weighted total :math:`\\sum_i e^{-s_i} L_i + s_i`."""
         stacked = self._stack(losses)

@@ -99,6 +99,7 @@ def triplet(
     )
 
 
+@_core.float32_under_autocast
 def contrastive(
     x1: torch.Tensor,
     x2: torch.Tensor,

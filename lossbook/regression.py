@@ -293,6 +293,7 @@ def smooth_l1(
     return _fused(F.smooth_l1_loss, pred, target, reduction, beta=beta)
 
 
+@_core.float32_under_autocast
 def pseudo_huber(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -391,6 +392,7 @@ class _PseudoHuber(torch.autograd.Function):
         return grad * slope, None
 
 
+@_core.float32_under_autocast
 def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     r"""Log-cosh loss: about :math:`r^2/2` near zero, about :math:`|r| - \log 2` far out.
 

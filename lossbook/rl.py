@@ -19,6 +19,7 @@ from . import _core
 __all__ = ["policy_gradient_loss", "td_loss"]
 
 
+@_core.float32_under_autocast
 def policy_gradient_loss(
     log_probs: torch.Tensor, advantages: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:

@@ -41,6 +41,7 @@ def _as_tensor(value: object, name: str, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
 
 
+@_core.float32_under_autocast
 def general_robust(
     x: torch.Tensor,
     alpha: float | torch.Tensor,
@@ -337,6 +338,7 @@ class AdaptiveRobustLoss(nn.Module):
         scale = self._scale_of(self.latent_scale) + self._initial_rounding(1, self._scale_of, self.latent_scale)
         return scale.clamp(min=self.scale_min)
 
+    @_core.float32_under_autocast
     def forward(self, x: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
         """The negative log-likelihood of the residuals ``x``, reduced."""
         _core.check_reduction(reduction)

@@ -9,6 +9,7 @@ from . import _core
 __all__ = ["dice_loss"]
 
 
+@_core.float32_under_autocast
 def dice_loss(
     probs: torch.Tensor,
     target: torch.Tensor,

@@ -173,6 +173,7 @@ class _Focal(torch.autograd.Function):
         return _core.reference_grads(reference, (logits, target), ctx.needs_input_grad[:2], grad) + (None, None)
 
 
+@_core.float32_under_autocast
 def softmax_focal(
     logits: torch.Tensor,
     target: torch.Tensor,

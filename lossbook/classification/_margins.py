@@ -14,6 +14,7 @@ from .. import _core
 # Margin losses (scores, not probabilities)
 
 
+@_core.float32_under_autocast
 def hinge(
     scores: torch.Tensor,
     target: torch.Tensor,
