@@ -29,9 +29,7 @@ torchvision's do).
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -40,17 +38,10 @@ from torch import nn
 import lossbook
 from lossbook import catalog
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the recipes live in the repository's benchmarks/ package
-    sys.path.insert(0, str(ROOT))
-from benchmarks import cases as recipes  # noqa: E402
-from benchmarks import peers  # noqa: E402
-from benchmarks.inputs import Sizes  # noqa: E402
+from catalog_recipes import CASES, SMALL as SIZES, peers, recipes
 
 F32 = torch.float32
 CPU = torch.device("cpu")
-SIZES = Sizes(n=24, rows=6, classes=5, emb=6, dim=7, boxes=6, mask=(6, 1, 4, 3), gp=(6, 7), hidden=9, tasks=3)
-CASES = recipes.cases(catalog.keys())  # KeyError for a catalog loss without a recipe
 
 # torchvision's box losses start with _upcast_non_float (float16/bfloat16 to float32); the written-out
 # peers used where torchvision is not installed leave it out, so it is applied here for them.

@@ -14,8 +14,6 @@ Compiling is slow on a small machine (a few seconds a loss); inputs are tiny.
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,22 +21,14 @@ import torch
 import lossbook
 from lossbook import catalog
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the recipes live in the repository's benchmarks/ package
-    sys.path.insert(0, str(ROOT))
-from benchmarks import cases as recipes  # noqa: E402
-from benchmarks.inputs import Sizes  # noqa: E402
+from catalog_recipes import CASES, SMALL, recipes
 
 F32 = torch.float32
 CPU = torch.device("cpu")
 
-# Every size distinct from every other (dynamic shapes give equal sizes one symbol, so a
-# coincidence would tie them) and none 0 or 1 (those are specialised). AdaptiveRobustLoss
-# takes (n // 8, 8) residuals: 3 rows, then 5.
-FIRST = Sizes(n=24, rows=6, classes=5, emb=6, dim=7, boxes=6, mask=(6, 1, 4, 3), gp=(6, 7), hidden=9, tasks=3)
+# The second batch size: again every size distinct and none 0 or 1 (AdaptiveRobustLoss: 3 rows, then 5).
+FIRST = SMALL
 SECOND = dataclasses.replace(FIRST, n=40, rows=10, emb=10, boxes=10, mask=(10, 1, 4, 3), gp=(10, 7))
-
-CASES = recipes.cases(catalog.keys())  # KeyError for a catalog loss without a recipe
 
 
 def _inputs(case: recipes.Case, sizes: Sizes, seed: int) -> tuple[dict, list[torch.Tensor]]:
