@@ -313,7 +313,7 @@ class AdaptiveRobustLoss(nn.Module):
         return torch.full((), self._initial[k], dtype=latent.dtype, device=latent.device) - image(start)
 
     def reset_parameters(self) -> None:
-        """Set :math:`\alpha` and the scale back to ``alpha_init`` and ``scale_init``."""
+        r"""Set :math:`\alpha` and the scale back to ``alpha_init`` and ``scale_init``."""
         alpha_init, scale_init = self._initial
         lo, hi = self.alpha_range
         t = (alpha_init - lo) / (hi - lo)

@@ -35,3 +35,14 @@ def test_set_value_checks_example_is_collected():
 def test_every_catalog_loss_has_an_example(key):
     tests = doctest.DocTestFinder().find(getattr(lossbook, key))
     assert tests and tests[0].examples, f"lossbook.{key} has no Example: in its docstring"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstrings_hold_no_control_characters(name):
+    # A backslash in a docstring that is not a raw string becomes a control character
+    # ("\alpha" is BEL + "lpha"), which the API page's MathJax cannot typeset.
+    module = importlib.import_module(name)
+    for test in doctest.DocTestFinder(exclude_empty=False).find(module):
+        doc = test.docstring or ""
+        bad = sorted({c for c in doc if ord(c) < 32 and c not in "\n\t"})
+        assert not bad, f"{test.name}: docstring holds control characters {bad} (make it a raw string)"
