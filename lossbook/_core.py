@@ -392,10 +392,10 @@ def mean_over_targets(
         return total / max(target.numel(), 1)
     keep = target != ignore_index if ignore_index is not None else None
     if weight is None:
-        den = keep.sum()
-    else:
-        picked = weight[target.clamp(0, weight.numel() - 1)]
-        den = (picked if keep is None else torch.where(keep, picked, 0)).sum()
+        # a count: 0 only when nothing counts, and then the total is 0 too
+        return total / keep.sum().clamp_(min=1)
+    picked = weight[target.clamp(0, weight.numel() - 1)]
+    den = (picked if keep is None else torch.where(keep, picked, 0)).sum()
     return total / torch.where(den != 0, den, 1).to(total.dtype)
 
 
