@@ -34,8 +34,9 @@ class Sizes:
 SIZES = {
     "full": Sizes(1_000_000, 8192, 1000, 8192, 128, 200_000, (64, 1, 125, 125), (4096, 256), 256, 4),
     "quick": Sizes(100_000, 1024, 1000, 1024, 128, 20_000, (16, 1, 80, 80), (512, 256), 256, 4),
-    # "tiny": almost nothing to compute, so the fixed cost per call shows
-    "tiny": Sizes(16, 4, 10, 4, 8, 4, (2, 1, 4, 4), (4, 8), 8, 4),
+    # "batch32": a batch of 32 rows, the size of the book's demos and of an RL
+    # update: little to compute, so the fixed cost per call shows
+    "batch32": Sizes(32, 32, 10, 32, 8, 32, (32, 1, 4, 4), (32, 8), 8, 4),
     # the accuracy table's inputs
     "accuracy": Sizes(4096, 256, 10, 256, 16, 1024, (8, 1, 16, 16), (64, 8), 16, 4),
 }

@@ -13,7 +13,7 @@ machine slows both and cancels). An A/A control (the peer against itself,
 for a few losses) shows how large a ratio the machine's noise alone
 produces. Then the peak memory of one forward + backward step of each
 (CUDA: the allocator's peak; CPU: the profiler's allocation events), the
-same timing on tiny inputs (the fixed cost per call), and the
+same timing on a 32-row batch (the fixed cost per call), and the
 float32-vs-float64 accuracy table. On Linux the script runs itself again
 with glibc's allocator told to keep freed memory (``ALLOCATOR_ENV``). Results
 go to ``benchmarks/results/<device>.json`` (or ``--out``);
@@ -272,10 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         control.append(row)
         print(f"{case.key:34s} control, peer / peer: {row['ratio']:6.3f}x (paired {row['ratio_paired']:6.3f}x)", flush=True)
     for case in selected:
-        row = time_case(case, "tiny", device, repeats, 0.002, memory=False, clock=clock)
+        row = time_case(case, "batch32", device, repeats, 0.002, memory=False, clock=clock)
         overhead.append(row)
         extra = (row["seconds_min"]["off"] - row["seconds_min"]["peer"]) * 1e6
-        print(f"{case.key:34s} tiny inputs: off {row['ratio_off']:6.3f}x ({extra:+.1f} µs/call)", flush=True)
+        print(f"{case.key:34s} 32-row batch: off {row['ratio_off']:6.3f}x ({extra:+.1f} µs/call)", flush=True)
     acc = [] if args.no_accuracy else accuracy.table(args.only)
     for row in acc:
         print(f"{row['key']:34s} accuracy: value {row['value_ordinary']:.2e} / {row['value_extreme']:.2e}, "
@@ -296,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "size": size,
         "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(C.SIZES[size]).items()},
+        "fixed_cost_sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(C.SIZES["batch32"]).items()},
         "repeats": repeats,
         "block_seconds": block_s,
         "allocator": _allocator(),
