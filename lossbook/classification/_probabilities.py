@@ -49,8 +49,8 @@ def cross_entropy(
     Matches :func:`torch.nn.functional.cross_entropy` (same defaults).
 
     Value checks (on by default) read the class indices (or target
-    probabilities) once more, and on a GPU wait for the device; the benchmarks
-    appendix gives the measured time against the peer with checks on and off.
+    probabilities); ``lossbook.set_value_checks(False)`` switches them
+    off.
 
     Args:
         logits: unnormalised class scores :math:`z`.
@@ -125,9 +125,8 @@ def nll(
 
     Matches :func:`torch.nn.functional.nll_loss`.
 
-    Value checks (on by default) read the class indices once more, and on a
-    GPU wait for the device; the benchmarks appendix gives the measured time
-    against the peer with checks on and off.
+    Value checks (on by default) read the class indices;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         log_probs: log-probabilities :math:`s`, usually from ``log_softmax``.
@@ -142,6 +141,11 @@ def nll(
     Shape:
         log_probs: ``(N, C)`` or ``(N, C, d1, ...)``.
         target: ``(N, d1, ...)``.
+
+    References:
+        R. A. Fisher, "On the Mathematical Foundations of Theoretical
+        Statistics", Philosophical Transactions of the Royal Society A 222,
+        1922 (maximum likelihood).
 
     Example:
         >>> import torch
@@ -181,9 +185,8 @@ def kl_divergence(logits: torch.Tensor, target_probs: torch.Tensor, *, reduction
     Matches ``torch.nn.functional.kl_div(log_softmax(logits, 1), target_probs,
     reduction="batchmean")`` for ``"mean"``.
 
-    Value checks (on by default) read ``target_probs`` once more, and on a GPU
-    wait for the device; the benchmarks appendix gives the measured time
-    against the peer with checks on and off.
+    Value checks (on by default) read ``target_probs``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         logits: unnormalised scores :math:`z`.
@@ -249,9 +252,8 @@ def binary_cross_entropy(
 
     Matches :func:`torch.nn.functional.binary_cross_entropy`.
 
-    Value checks (on by default) read ``probs`` and ``target`` once more, and
-    on a GPU wait for the device; the benchmarks appendix gives the measured
-    time against the peer with checks on and off.
+    Value checks (on by default) read ``probs`` and ``target``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         probs: probabilities :math:`p` in [0, 1].
@@ -265,6 +267,10 @@ def binary_cross_entropy(
     Shape:
         probs: ``(*)``.
         target: ``(*)``, the same shape.
+
+    References:
+        D. R. Cox, "The Regression Analysis of Binary Sequences", Journal of
+        the Royal Statistical Society B 20(2), 1958.
 
     Example:
         >>> import torch
@@ -308,9 +314,8 @@ def binary_cross_entropy_with_logits(
 
     Matches :func:`torch.nn.functional.binary_cross_entropy_with_logits`.
 
-    Value checks (on by default) read ``target`` once more, and on a GPU wait
-    for the device; the benchmarks appendix gives the measured time against
-    the peer with checks on and off.
+    Value checks (on by default) read ``target``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         logits: logits :math:`x`.
@@ -325,6 +330,10 @@ def binary_cross_entropy_with_logits(
     Shape:
         logits: ``(*)``, e.g. ``(N, C)`` for C independent labels.
         target: ``(*)``, the same shape.
+
+    References:
+        D. R. Cox, "The Regression Analysis of Binary Sequences", Journal of
+        the Royal Statistical Society B 20(2), 1958.
 
     Example:
         >>> import torch
