@@ -70,8 +70,7 @@ def _difference(fake: torch.Tensor, real: torch.Tensor, reduction: str) -> torch
 def gan_discriminator_loss(
     real_logits: torch.Tensor, fake_logits: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:
-    r"""The discriminator's loss of the original GAN: binary cross-entropy with
-    real samples labelled 1 and generated samples labelled 0.
+    r"""The original GAN's discriminator loss: binary cross-entropy of real against 1, fake against 0.
 
     With :math:`D = \sigma(l)` the discriminator's probability that a sample
     is real,
@@ -193,6 +192,8 @@ def wasserstein_critic_loss(
     ``"sum"`` is ``sum(fake) - sum(real)``, ``"none"`` needs equal shapes and
     returns ``fake - real``.
 
+    No PyTorch counterpart; it equals ``fake_scores.mean() - real_scores.mean()``.
+
     Args:
         real_scores: the critic's scores on real samples.
         fake_scores: its scores on generated samples.
@@ -231,6 +232,8 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor, *, reduction: str = "m
     critic loss it can be negative; its value alone says little, the
     critic loss tracks the distance.
 
+    No PyTorch counterpart; it equals ``-fake_scores.mean()``.
+
     Args:
         fake_scores: the critic's scores on generated samples.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
@@ -266,8 +269,9 @@ def gradient_penalty(
     generator: torch.Generator | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    r"""The gradient penalty of WGAN-GP: how far the critic's gradient norm is from 1
-    at random points between real and generated samples.
+    r"""The WGAN-GP gradient penalty: how far the critic's gradient norm is from 1.
+
+    The norm is taken at random points between real and generated samples.
 
     For each sample, with :math:`u \sim U(0, 1)` drawn per sample,
 
@@ -293,6 +297,11 @@ def gradient_penalty(
     the critic runs under the caller's autocast (it is the caller's model),
     and the penalty from its gradient is computed in float32, as every
     lossbook loss is there.
+
+    No PyTorch counterpart; it equals
+    ``((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()`` with
+    ``grad = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)[0]``
+    at the interpolates ``x_hat``.
 
     Args:
         critic: a callable (usually an ``nn.Module``) mapping a batch of

@@ -86,7 +86,7 @@ def weighted_sum(
     A negative weight would turn minimising that term into maximising it; if
     that is meant, negate the loss instead.
 
-    No PyTorch built-in; it equals ``sum(w * l for w, l in zip(weights, losses))``.
+    No PyTorch counterpart; it equals ``sum(w * l for w, l in zip(weights, losses))``.
 
     Args:
         losses: a sequence or mapping of loss tensors, all of one shape,
@@ -175,6 +175,10 @@ class UncertaintyWeighting(nn.Module):
     for the weights, not an error to report; report the task losses.
 
     Put the module's parameters in the optimiser with the model's.
+
+    No PyTorch counterpart; it equals
+    ``(torch.exp(-s) * torch.stack(losses) + s).sum()`` with
+    ``s = weighting.log_vars``.
 
     Args:
         num_tasks: the number of losses :math:`k \ge 1`.

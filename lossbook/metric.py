@@ -122,12 +122,11 @@ def contrastive(
     ``torch.linalg.vector_norm``, whose subgradient at :math:`d = 0` is 0, so
     identical embeddings give finite gradients (0 for both kinds of pair).
 
-    PyTorch has no built-in; the tests compare with a float64 evaluation
-    of the formula.
+    No PyTorch counterpart; it equals ``s * d**2 + (1 - s) * torch.clamp(margin - d, min=0)**2``
+    with ``d = torch.linalg.vector_norm(x1 - x2, dim=1)``, reduced as asked.
 
-    Value checks (on by default) read ``similar`` once more, and on a GPU wait
-    for the device; the benchmarks appendix gives the measured time against
-    the peer with checks on and off.
+    Value checks (on by default) read ``similar``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         x1: first embeddings of the pairs.
