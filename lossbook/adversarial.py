@@ -39,10 +39,8 @@ def _real_fake(real: object, fake: object, names: tuple[str, str], reduction: st
     a, b = names
     _check_scores(real, a)
     _check_scores(fake, b)
-    if real.dtype != fake.dtype:
-        raise TypeError(f"{b} must have the same dtype as {a} ({real.dtype}), got {fake.dtype}")
-    if real.device != fake.device:
-        raise ValueError(f"{b} must be on the same device as {a} ({real.device}), got {fake.device}")
+    _core.check_same_dtype(fake, real, names)
+    _core.check_same_device(fake, real, names)
     if real.shape[1:] != fake.shape[1:]:
         raise ValueError(
             f"{b} must have the same per-sample shape as {a} {tuple(real.shape[1:])}, "
@@ -338,8 +336,7 @@ def gradient_penalty(
     if generator is not None:
         if not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        if generator.device.type != real.device.type:
-            raise ValueError(f"generator must be on the inputs' device ({real.device}), got {generator.device}")
+        _core.check_same_device(generator, real, ("real", "generator"), type_only=True)
     n = real.shape[0]
     # generator=None spelled out breaks torch.compile with dynamic shapes (torch 2.13): pass it only if given
     drawn_by = {} if generator is None else {"generator": generator}

@@ -163,8 +163,7 @@ def contrastive(
         similar = similar.to(x1.dtype)
     elif similar.dtype != x1.dtype:
         raise TypeError(f"similar must be bool or {x1.dtype} like x1, got {similar.dtype}")
-    if similar.device != x1.device:
-        raise ValueError(f"similar must be on the embeddings' device ({x1.device}), got {similar.device}")
+    _core.check_same_device(similar, x1, ("x1", "similar"))
     if similar.shape != x1.shape[:1]:
         raise ValueError(f"similar must have shape ({x1.shape[0]},), one per pair, got {tuple(similar.shape)}")
     _core.check_binary(similar, "similar")

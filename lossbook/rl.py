@@ -157,8 +157,7 @@ def td_loss(
     _core.check_tensor(done, "done", floating=False)
     if done.dtype != torch.bool and not done.is_floating_point():
         raise TypeError(f"done must be a bool or floating tensor, got {done.dtype}")
-    if done.device != values.device:
-        raise ValueError(f"done must be on the same device as values ({values.device}), got {done.device}")
+    _core.check_same_device(done, values, ("values", "done"))
     _core.check_same_shape(values, done, ("values", "done"))
     if done.dtype != torch.bool:
         _core.check_binary(done, "done", "hold 0 or 1 (or be a bool tensor)")

@@ -31,10 +31,8 @@ __all__ = ["general_robust", "AdaptiveRobustLoss", "log_partition"]
 def _as_tensor(value: object, name: str, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         _core.check_tensor(value, name)
-        if value.device != like.device:
-            raise ValueError(f"{name} must be on the device of x ({like.device}), got {value.device}")
-        if value.dtype != like.dtype:
-            raise TypeError(f"{name} must have the dtype of x ({like.dtype}), got {value.dtype}")
+        _core.check_same_device(value, like, ("x", name))
+        _core.check_same_dtype(value, like, ("x", name))
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number or a tensor, got {type(value).__name__}")

@@ -234,7 +234,7 @@ def softmax_focal(
     if c < 2:
         raise ValueError(f"logits must have at least 2 classes for softmax_focal, got {c}")
     _, gamma = _alpha_gamma(None, gamma)
-    w = _core.check_class_weight(weight, logits)
+    w = _core.check_class_weight(weight, logits, "logits")
     _core.check_index_target(logits, target, "logits")
     # For gamma > 0 the value and its gradient come from one pass over p = softmax(z):
     # 1 - p_y as the sum of the other classes' probabilities (no cancellation), and log p_y

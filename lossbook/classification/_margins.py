@@ -133,7 +133,7 @@ def multiclass_hinge(
     margin = _core.check_nonnegative(margin, "margin")
     if p not in (1, 2) or isinstance(p, bool):
         raise ValueError(f"p must be 1 or 2, got {p!r}")
-    w = _core.check_class_weight(weight, scores)
+    w = _core.check_class_weight(weight, scores, "scores")
     _core.check_index_target(scores, target, "scores")
     if scores.shape[0] == 0 and reduction != "none":
         return scores.sum()  # PyTorch's kernel returns uninitialised memory here

@@ -86,7 +86,7 @@ def cross_entropy(
     """
     _core.check_reduction(reduction)
     _core.num_classes(logits, "logits")
-    w = _core.check_class_weight(weight, logits)
+    w = _core.check_class_weight(weight, logits, "logits")
     eps = _core.check_nonnegative(label_smoothing, "label_smoothing")
     if eps > 1:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -159,7 +159,7 @@ def nll(
     """
     _core.check_reduction(reduction)
     _core.num_classes(log_probs, "log_probs")
-    w = _core.check_class_weight(weight, log_probs)
+    w = _core.check_class_weight(weight, log_probs, "log_probs")
     _core.check_index_target(log_probs, target, "log_probs", ignore_index)
     if reduction != "mean":
         return F.nll_loss(log_probs, target, weight=w, ignore_index=ignore_index, reduction=reduction)
@@ -285,7 +285,7 @@ def binary_cross_entropy(
     """
     _core.check_reduction(reduction)
     _core.check_pair(probs, target, ("probs", "target"))
-    w = _core.check_broadcast_weight(weight, probs.shape, "weight", probs)
+    w = _core.check_broadcast_weight(weight, probs.shape, "weight", probs, "probs")
     _core.check_unit_interval(probs, "probs")
     _core.check_unit_interval(target, "target")
     return F.binary_cross_entropy(probs, target, weight=w, reduction=_core.kernel_reduction(reduction, probs.numel()))
@@ -348,8 +348,8 @@ def binary_cross_entropy_with_logits(
     """
     _core.check_reduction(reduction)
     _core.check_pair(logits, target, ("logits", "target"))
-    w = _core.check_broadcast_weight(weight, logits.shape, "weight", logits)
-    pw = _core.check_broadcast_weight(pos_weight, logits.shape, "pos_weight", logits)
+    w = _core.check_broadcast_weight(weight, logits.shape, "weight", logits, "logits")
+    pw = _core.check_broadcast_weight(pos_weight, logits.shape, "pos_weight", logits, "logits")
     _core.check_unit_interval(target, "target")
     return F.binary_cross_entropy_with_logits(
         logits, target, weight=w, pos_weight=pw, reduction=_core.kernel_reduction(reduction, logits.numel())
