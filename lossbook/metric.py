@@ -118,9 +118,8 @@ def contrastive(
     Similar pairs are pulled together however close they already are;
     dissimilar pairs are pushed apart only until they are :math:`m` apart.
     This is Hadsell, Chopra and LeCun's loss without its factor
-    :math:`\tfrac12`. :math:`d` is computed once, by
-    ``torch.linalg.vector_norm``, whose subgradient at :math:`d = 0` is 0, so
-    identical embeddings give finite gradients (0 for both kinds of pair).
+    :math:`\tfrac12`. Identical embeddings give finite gradients (0 for
+    both kinds of pair).
 
     No PyTorch counterpart; it equals ``s * d**2 + (1 - s) * torch.clamp(margin - d, min=0)**2``
     with ``d = torch.linalg.vector_norm(x1 - x2, dim=1)``, reduced as asked.

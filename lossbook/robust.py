@@ -226,9 +226,8 @@ class AdaptiveRobustLoss(nn.Module):
 
     :math:`\alpha` stays in ``alpha_range`` through a scaled sigmoid of a
     latent parameter, and :math:`c > scale_min` through a shifted softplus;
-    both start at the given initial values, exactly in the module's dtype
-    (each map adds the rounding by which it misses the initial value at the
-    initial latent: 0 or one unit in the last place). :math:`\log Z(\alpha)` is
+    both start at the given initial values, exactly in the module's dtype.
+    :math:`\log Z(\alpha)` is
     :func:`log_partition` (by quadrature in float64).
 
     No PyTorch counterpart; it equals
