@@ -167,6 +167,27 @@ def check_tensor(x: object, name: str, *, floating: bool = True) -> torch.Tensor
     return x
 
 
+def check_same_dtype(x: torch.Tensor, like: torch.Tensor, names: tuple[str, str]) -> None:
+    """Raise ``TypeError`` unless ``x`` (``names[1]``) has the dtype of ``like`` (``names[0]``).
+
+    The one wording of a dtype mismatch in lossbook:
+    ``"target must have the same dtype as pred (torch.float32), got torch.float64"``.
+    """
+    if x.dtype != like.dtype:
+        raise TypeError(f"{names[1]} must have the same dtype as {names[0]} ({like.dtype}), got {x.dtype}")
+
+
+def check_same_device(x: object, like: torch.Tensor, names: tuple[str, str], *, type_only: bool = False) -> None:
+    """Raise ``ValueError`` unless ``x`` (``names[1]``, a tensor or a ``torch.Generator``) is on
+    the device of ``like`` (``names[0]``); ``type_only`` compares the device types only.
+
+    The one wording of a device mismatch in lossbook:
+    ``"target must be on the same device as pred (cpu), got cuda:0"``.
+    """
+    if (x.device.type != like.device.type) if type_only else (x.device != like.device):
+        raise ValueError(f"{names[1]} must be on the same device as {names[0]} ({like.device}), got {x.device}")
+
+
 def check_pair(
     pred: object, target: object, names: tuple[str, str] = ("pred", "target")
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,14 +199,8 @@ def check_pair(
     a, b = names
     check_tensor(pred, a)
     check_tensor(target, b)
-    if pred.dtype != target.dtype:
-        raise TypeError(
-            f"{b} must have the same dtype as {a} ({pred.dtype}), got {target.dtype}"
-        )
-    if pred.device != target.device:
-        raise ValueError(
-            f"{b} must be on the same device as {a} ({pred.device}), got {target.device}"
-        )
+    check_same_dtype(target, pred, names)
+    check_same_device(target, pred, names)
     check_same_shape(pred, target, names)
     return pred, target
 
@@ -341,28 +356,28 @@ def check_index_target(scores: torch.Tensor, target: object, name: str, ignore_i
             f"target must have shape {tuple(expected)} for {name} of shape "
             f"{tuple(scores.shape)}, got {tuple(target.shape)}"
         )
-    if target.device != scores.device:
-        raise ValueError(f"target must be on {name}'s device ({scores.device}), got {target.device}")
+    check_same_device(target, scores, (name, "target"))
     check_class_indices(target, scores.shape[1], ignore_index=ignore_index)
 
 
-def check_class_weight(weight: object, scores: torch.Tensor) -> torch.Tensor | None:
-    """``None`` or a floating ``(C,)`` tensor on the scores' device and dtype."""
+def check_class_weight(weight: object, scores: torch.Tensor, name: str) -> torch.Tensor | None:
+    """``None`` or a floating ``(C,)`` tensor on the device and in the dtype of ``scores`` (called ``name``)."""
     if weight is None:
         return None
     check_tensor(weight, "weight")
     c = scores.shape[1]
     if weight.shape != (c,):
         raise ValueError(f"weight must have shape ({c},), one per class, got {tuple(weight.shape)}")
-    if weight.dtype != scores.dtype:
-        raise TypeError(f"weight must have the scores' dtype ({scores.dtype}), got {weight.dtype}")
-    if weight.device != scores.device:
-        raise ValueError(f"weight must be on the scores' device ({scores.device}), got {weight.device}")
+    check_same_dtype(weight, scores, (name, "weight"))
+    check_same_device(weight, scores, (name, "weight"))
     return weight
 
 
-def check_broadcast_weight(weight: object, shape: torch.Size, name: str, like: torch.Tensor) -> torch.Tensor | None:
-    """``None`` or a floating tensor that broadcasts to ``shape`` (PyTorch's rule for BCE weights)."""
+def check_broadcast_weight(
+    weight: object, shape: torch.Size, name: str, like: torch.Tensor, like_name: str
+) -> torch.Tensor | None:
+    """``None`` or a floating tensor that broadcasts to ``shape`` (PyTorch's rule for BCE weights),
+    in the dtype and on the device of ``like`` (called ``like_name``)."""
     if weight is None:
         return None
     check_tensor(weight, name)
@@ -372,10 +387,8 @@ def check_broadcast_weight(weight: object, shape: torch.Size, name: str, like: t
         ok = False
     if not ok:
         raise ValueError(f"{name} must broadcast to {tuple(shape)}, got {tuple(weight.shape)}")
-    if weight.dtype != like.dtype:
-        raise TypeError(f"{name} must have the input's dtype ({like.dtype}), got {weight.dtype}")
-    if weight.device != like.device:
-        raise ValueError(f"{name} must be on the input's device ({like.device}), got {weight.device}")
+    check_same_dtype(weight, like, (like_name, name))
+    check_same_device(weight, like, (like_name, name))
     return weight
 
 

@@ -39,10 +39,8 @@ def _real_fake(real: object, fake: object, names: tuple[str, str], reduction: st
     a, b = names
     _check_scores(real, a)
     _check_scores(fake, b)
-    if real.dtype != fake.dtype:
-        raise TypeError(f"{b} must have the same dtype as {a} ({real.dtype}), got {fake.dtype}")
-    if real.device != fake.device:
-        raise ValueError(f"{b} must be on the same device as {a} ({real.device}), got {fake.device}")
+    _core.check_same_dtype(fake, real, names)
+    _core.check_same_device(fake, real, names)
     if real.shape[1:] != fake.shape[1:]:
         raise ValueError(
             f"{b} must have the same per-sample shape as {a} {tuple(real.shape[1:])}, "
@@ -70,8 +68,7 @@ def _difference(fake: torch.Tensor, real: torch.Tensor, reduction: str) -> torch
 def gan_discriminator_loss(
     real_logits: torch.Tensor, fake_logits: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:
-    r"""The discriminator's loss of the original GAN: binary cross-entropy with
-    real samples labelled 1 and generated samples labelled 0.
+    r"""The original GAN's discriminator loss: binary cross-entropy of real against 1, fake against 0.
 
     With :math:`D = \sigma(l)` the discriminator's probability that a sample
     is real,
@@ -193,6 +190,8 @@ def wasserstein_critic_loss(
     ``"sum"`` is ``sum(fake) - sum(real)``, ``"none"`` needs equal shapes and
     returns ``fake - real``.
 
+    No PyTorch counterpart; it equals ``fake_scores.mean() - real_scores.mean()``.
+
     Args:
         real_scores: the critic's scores on real samples.
         fake_scores: its scores on generated samples.
@@ -231,6 +230,8 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor, *, reduction: str = "m
     critic loss it can be negative; its value alone says little, the
     critic loss tracks the distance.
 
+    No PyTorch counterpart; it equals ``-fake_scores.mean()``.
+
     Args:
         fake_scores: the critic's scores on generated samples.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
@@ -266,8 +267,9 @@ def gradient_penalty(
     generator: torch.Generator | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    r"""The gradient penalty of WGAN-GP: how far the critic's gradient norm is from 1
-    at random points between real and generated samples.
+    r"""The WGAN-GP gradient penalty: how far the critic's gradient norm is from 1.
+
+    The norm is taken at random points between real and generated samples.
 
     For each sample, with :math:`u \sim U(0, 1)` drawn per sample,
 
@@ -293,6 +295,11 @@ def gradient_penalty(
     the critic runs under the caller's autocast (it is the caller's model),
     and the penalty from its gradient is computed in float32, as every
     lossbook loss is there.
+
+    No PyTorch counterpart; it equals
+    ``((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()`` with
+    ``grad = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)[0]``
+    at the interpolates ``x_hat``.
 
     Args:
         critic: a callable (usually an ``nn.Module``) mapping a batch of
@@ -329,8 +336,7 @@ def gradient_penalty(
     if generator is not None:
         if not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        if generator.device.type != real.device.type:
-            raise ValueError(f"generator must be on the inputs' device ({real.device}), got {generator.device}")
+        _core.check_same_device(generator, real, ("real", "generator"), type_only=True)
     n = real.shape[0]
     # generator=None spelled out breaks torch.compile with dynamic shapes (torch 2.13): pass it only if given
     drawn_by = {} if generator is None else {"generator": generator}

@@ -86,7 +86,7 @@ def weighted_sum(
     A negative weight would turn minimising that term into maximising it; if
     that is meant, negate the loss instead.
 
-    No PyTorch built-in; it equals ``sum(w * l for w, l in zip(weights, losses))``.
+    No PyTorch counterpart; it equals ``sum(w * l for w, l in zip(weights, losses))``.
 
     Args:
         losses: a sequence or mapping of loss tensors, all of one shape,
@@ -145,10 +145,8 @@ def weighted_sum(
     for lname, loss, wname, w in pairs:
         _core.check_tensor(loss, lname)
         if loss is not first:
-            if loss.dtype != first.dtype:
-                raise TypeError(f"{lname} must have the dtype of {first_name} ({first.dtype}), got {loss.dtype}")
-            if loss.device != first.device:
-                raise ValueError(f"{lname} must be on the device of {first_name} ({first.device}), got {loss.device}")
+            _core.check_same_dtype(loss, first, (first_name, lname))
+            _core.check_same_device(loss, first, (first_name, lname))
             _core.check_same_shape(first, loss, (first_name, lname))
         w = _check_weight(w, wname)
         if isinstance(w, torch.Tensor):  # the total keeps the losses' dtype and device
@@ -175,6 +173,10 @@ class UncertaintyWeighting(nn.Module):
     for the weights, not an error to report; report the task losses.
 
     Put the module's parameters in the optimiser with the model's.
+
+    No PyTorch counterpart; it equals
+    ``(torch.exp(-s) * torch.stack(losses) + s).sum()`` with
+    ``s = weighting.log_vars``.
 
     Args:
         num_tasks: the number of losses :math:`k \ge 1`.
@@ -253,14 +255,9 @@ class UncertaintyWeighting(nn.Module):
                 _core.check_tensor(loss, f"losses[{i}]")
             if loss.dim() != 0:
                 raise ValueError(f"losses[{i}] must be a scalar (0-dim) tensor, got shape {tuple(loss.shape)}")
-            if loss.dtype != losses[0].dtype:
-                raise TypeError(
-                    f"losses[{i}] must have the dtype of losses[0] ({losses[0].dtype}), got {loss.dtype}"
-                )
-            if loss.device != losses[0].device:
-                raise ValueError(
-                    f"losses[{i}] must be on the device of losses[0] ({losses[0].device}), got {loss.device}"
-                )
+            if loss.dtype != losses[0].dtype or loss.device != losses[0].device:  # common case: no call
+                _core.check_same_dtype(loss, losses[0], ("losses[0]", f"losses[{i}]"))
+                _core.check_same_device(loss, losses[0], ("losses[0]", f"losses[{i}]"))
         return torch.stack(list(losses))
 
     def extra_repr(self) -> str:

@@ -118,16 +118,14 @@ def contrastive(
     Similar pairs are pulled together however close they already are;
     dissimilar pairs are pushed apart only until they are :math:`m` apart.
     This is Hadsell, Chopra and LeCun's loss without its factor
-    :math:`\tfrac12`. :math:`d` is computed once, by
-    ``torch.linalg.vector_norm``, whose subgradient at :math:`d = 0` is 0, so
-    identical embeddings give finite gradients (0 for both kinds of pair).
+    :math:`\tfrac12`. Identical embeddings give finite gradients (0 for
+    both kinds of pair).
 
-    PyTorch has no built-in; the tests compare with a float64 evaluation
-    of the formula.
+    No PyTorch counterpart; it equals ``s * d**2 + (1 - s) * torch.clamp(margin - d, min=0)**2``
+    with ``d = torch.linalg.vector_norm(x1 - x2, dim=1)``, reduced as asked.
 
-    Value checks (on by default) read ``similar`` once more, and on a GPU wait
-    for the device; the benchmarks appendix gives the measured time against
-    the peer with checks on and off.
+    Value checks (on by default) read ``similar``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         x1: first embeddings of the pairs.
@@ -164,8 +162,7 @@ def contrastive(
         similar = similar.to(x1.dtype)
     elif similar.dtype != x1.dtype:
         raise TypeError(f"similar must be bool or {x1.dtype} like x1, got {similar.dtype}")
-    if similar.device != x1.device:
-        raise ValueError(f"similar must be on the embeddings' device ({x1.device}), got {similar.device}")
+    _core.check_same_device(similar, x1, ("x1", "similar"))
     if similar.shape != x1.shape[:1]:
         raise ValueError(f"similar must have shape ({x1.shape[0]},), one per pair, got {tuple(similar.shape)}")
     _core.check_binary(similar, "similar")

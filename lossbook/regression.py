@@ -89,8 +89,8 @@ def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     lossbook returns the subgradient 0 there instead of NaN (a naive
     ``torch.sqrt(F.mse_loss(...))`` gives NaN). An empty input gives 0.
 
-    PyTorch has no RMSE loss; the float64 reference is
-    ``sqrt(mean((pred - target) ** 2))``.
+    No PyTorch counterpart; it equals ``torch.sqrt(F.mse_loss(pred, target))``
+    away from a perfect prediction.
 
     Args:
         pred: predictions :math:`\hat y`, floating point.
@@ -102,6 +102,10 @@ def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     Shape:
         pred: ``(*)``, any shape.
         target: ``(*)``, the same shape.
+
+    References:
+        C. F. Gauss, *Theoria motus corporum coelestium*, 1809 (the mean
+        error of least squares).
 
     Example:
         >>> import torch
@@ -313,20 +317,11 @@ def pseudo_huber(
     :math:`\delta |r|` for :math:`|r| \gg \delta`; the gradient tends to
     :math:`\pm\delta` but never reaches it. It is the Charbonnier loss and
     Barron's general robust loss at :math:`\alpha = 1` (with scale
-    :math:`\delta`, times :math:`\delta^2`).
+    :math:`\delta`, times :math:`\delta^2`). Small residuals lose no digits
+    to cancellation, and extreme ``delta`` or residuals do not overflow.
 
-    Computed as :math:`\delta\,|r|\,w / (\sqrt{1 + w^2} + 1)` with
-    :math:`w = |r|/\delta`, which equals the formula (multiply it by
-    :math:`(\sqrt{1+w^2} + 1)/(\sqrt{1+w^2} + 1)`) but loses no digits to
-    cancellation for small :math:`r` and forms neither :math:`\delta^2` nor
-    :math:`r^2`, which overflow float32 for extreme ``delta``. :math:`w` is
-    capped where :math:`w^2` would overflow (beyond the cap both
-    :math:`w/(\sqrt{1+w^2}+1)` and :math:`w/\sqrt{1+w^2}` are 1 to the
-    dtype's precision); float16 and bfloat16 are computed in float32. The
-    same pass stores the slope for the backward pass, so forward plus
-    backward costs about what the plain formula costs (see the benchmarks
-    appendix). PyTorch has no built-in; the tests compare
-    with a float64 NumPy evaluation of the formula.
+    No PyTorch counterpart; it equals
+    ``delta**2 * (torch.sqrt(1 + (r / delta)**2) - 1)`` with ``r = pred - target``.
 
     Args:
         pred: predictions :math:`\hat y`, floating point.
@@ -361,6 +356,13 @@ def pseudo_huber(
     return _core.reduce(_PseudoHuber.apply(pred - target, delta), reduction)
 
 
+# Computed as delta |r| w / (sqrt(1 + w^2) + 1) with w = |r| / delta, which equals the
+# formula (multiply it by (sqrt(1+w^2) + 1) / (sqrt(1+w^2) + 1)) but loses no digits to
+# cancellation for small r and forms neither delta^2 nor r^2, which overflow float32 for
+# extreme delta. w is capped where w^2 would overflow (beyond the cap both
+# w / (sqrt(1+w^2) + 1) and w / sqrt(1+w^2) are 1 to the dtype's precision); float16 and
+# bfloat16 are computed in float32. The same pass stores the slope for the backward pass,
+# so that autograd does not record and replay the formula op by op.
 class _PseudoHuber(torch.autograd.Function):
     r"""Pseudo-Huber of the residual, with its slope computed in the same pass.
 
@@ -402,27 +404,14 @@ def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
         \frac{\partial \ell}{\partial \hat y} = \tanh r.
 
     Smooth everywhere, with a gradient bounded by 1: a parameter-free cousin
-    of Huber with ``delta=1``.
+    of Huber with ``delta=1``. ``cosh`` overflows float32 for :math:`|r| > 89`,
+    so the naive ``torch.log(torch.cosh(r))`` returns ``inf`` there, and near
+    zero it rounds :math:`\cosh r` to 1, losing the value; lossbook's value
+    and slope keep full relative precision from 0 (where the value is exactly
+    0) to residuals of any size, which never overflow.
 
-    ``cosh`` overflows float32 for :math:`|r| > 89`, so the naive
-    ``torch.log(torch.cosh(r))`` returns ``inf``; and near zero it rounds
-    :math:`\cosh r` to 1, losing the value. lossbook computes
-    :math:`M = e^{|r|} - 1` with ``expm1`` and :math:`u = M/(1 + M) = 1 - e^{-|r|}`,
-    then
-
-    .. math:: \log\cosh r = \operatorname{log1p}(M u / 2), \qquad
-        \tanh r = \operatorname{sign}(r)\,\frac{M + u}{2 + M u},
-
-    since :math:`\cosh a - 1 = M u / 2` and :math:`2\sinh a = M + u`: no
-    subtraction of nearly equal numbers anywhere, so value and slope keep
-    full relative precision (within 4 machine epsilons of a 50-digit
-    evaluation in float32 and float64 wherever the value is a normal number,
-    tested), and the value is exactly 0 at :math:`r = 0`. Past
-    :math:`|r| = 80` it evaluates at 80 and adds
-    :math:`|r| - 80` (exact there: :math:`\log\cosh a = a - \log 2 +
-    O(e^{-2a})`), so nothing overflows. The slope is stored for the backward
-    pass. PyTorch has no built-in; the tests compare with a float64
-    evaluation.
+    No PyTorch counterpart; it equals ``torch.log(torch.cosh(pred - target))``
+    where ``cosh`` does not overflow.
 
     Args:
         pred: predictions :math:`\hat y`, floating point.
@@ -460,6 +449,15 @@ def log_cosh(pred: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
 _LOG_COSH_LIMIT = 80.0
 
 
+# cosh overflows float32 for |r| > 89, and near zero it rounds to 1. So, with a = |r|,
+# M = e^a - 1 from expm1 and u = M / (1 + M) = 1 - e^-a:
+#     log cosh r = log1p(M u / 2),   tanh r = sign(r) (M + u) / (2 + M u),
+# since cosh a - 1 = M u / 2 and 2 sinh a = M + u: no subtraction of nearly equal numbers
+# anywhere, so value and slope keep full relative precision (within 4 machine epsilons of a
+# 50-digit evaluation in float32 and float64 wherever the value is a normal number, tested),
+# and the value is exactly 0 at r = 0. Past |r| = 80 it evaluates at 80 and adds |r| - 80
+# (exact there: log cosh a = a - log 2 + O(e^-2a)), so nothing overflows. The slope is
+# stored for the backward pass.
 class _LogCosh(torch.autograd.Function):
     r"""log cosh of the residual in one pass; its slope ``tanh`` in the backward.
 

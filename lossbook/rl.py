@@ -41,7 +41,7 @@ def policy_gradient_loss(
     the expected gradient does not, and it need not fall as the policy
     improves. Read the return, not this loss, to judge training.
 
-    No PyTorch built-in; it equals ``-(log_probs * advantages.detach())``
+    No PyTorch counterpart; it equals ``-(log_probs * advantages.detach())``
     reduced as asked.
 
     Args:
@@ -86,8 +86,10 @@ def td_loss(
     delta: float | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    r"""The one-step temporal-difference loss: a regression of the value
-    estimate on its bootstrapped target.
+    r"""The one-step temporal-difference loss: the value estimate regressed on its target.
+
+    The target is bootstrapped: the reward plus the discounted estimate of the
+    next state.
 
     With the target :math:`y = r + \gamma\,(1 - d)\,V'` held fixed (no
     gradient flows through it) and the TD error :math:`\delta_{TD} = V - y`,
@@ -104,19 +106,17 @@ def td_loss(
     same network or a target network), :math:`d` marks terminal transitions
     (no bootstrapping past the end of an episode). Detaching the target makes
     the gradient the *semi-gradient* of TD learning; differentiating through
-    it (the residual gradient) gives a different, usually slower and biased,
-    algorithm. The Huber form, as in DQN, caps the gradient of a large TD
-    error at :math:`\delta`.
+    it (the residual gradient) gives a different algorithm, which usually
+    learns more slowly and is biased. The Huber form, as in DQN, caps the
+    gradient of a large TD error at :math:`\delta`.
 
     Matches ``F.mse_loss(values, target)`` and, with ``delta``,
     ``F.huber_loss(values, target, delta=delta)``, where ``target`` is
     ``(rewards + gamma * (1 - done) * next_values).detach()``. Note that the
     squared form has no factor 1/2 while the Huber form has one inside
-    :math:`|\delta_{TD}| \le \delta`, as in PyTorch. lossbook forms the
-    target without recording a graph, in one fused multiply-add
-    (``torch.addcmul``, one rounding where the written-out form has two), so
-    it costs about 0.85 times the written-out form (see the benchmarks
-    appendix).
+    :math:`|\delta_{TD}| \le \delta`, as in PyTorch. The target is formed
+    with one rounding (a fused multiply-add) where the written-out form has
+    two.
 
     Args:
         values: current estimates :math:`V(s)` or :math:`Q(s, a)`.
@@ -157,8 +157,7 @@ def td_loss(
     _core.check_tensor(done, "done", floating=False)
     if done.dtype != torch.bool and not done.is_floating_point():
         raise TypeError(f"done must be a bool or floating tensor, got {done.dtype}")
-    if done.device != values.device:
-        raise ValueError(f"done must be on the same device as values ({values.device}), got {done.device}")
+    _core.check_same_device(done, values, ("values", "done"))
     _core.check_same_shape(values, done, ("values", "done"))
     if done.dtype != torch.bool:
         _core.check_binary(done, "done", "hold 0 or 1 (or be a bool tensor)")

@@ -31,10 +31,8 @@ __all__ = ["general_robust", "AdaptiveRobustLoss", "log_partition"]
 def _as_tensor(value: object, name: str, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         _core.check_tensor(value, name)
-        if value.device != like.device:
-            raise ValueError(f"{name} must be on the device of x ({like.device}), got {value.device}")
-        if value.dtype != like.dtype:
-            raise TypeError(f"{name} must have the dtype of x ({like.dtype}), got {value.dtype}")
+        _core.check_same_device(value, like, ("x", name))
+        _core.check_same_dtype(value, like, ("x", name))
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number or a tensor, got {type(value).__name__}")
@@ -74,30 +72,12 @@ def general_robust(
     It is 0 at :math:`x = 0`, increases with :math:`|x|`, behaves like
     :math:`z/2` for :math:`|x| \ll c`, and is bounded for :math:`\alpha < 0`
     (by :math:`|\alpha - 2| / |\alpha|`). :math:`c^2\rho(x, 1, c)` is
-    :func:`lossbook.pseudo_huber` with ``delta = c``.
-
-    Computed with :math:`b = |\alpha - 2|` and :math:`L = \log(1 + z/b)`,
-    formed as :math:`2\log|x/c| - \log b` where :math:`z/b` would overflow
-    (so a residual of 1e30 in float32 is fine), in one of two ways:
-
-    - ``alpha`` a number (the usual case): one pass that also stores
-      :math:`\partial\rho/\partial x = (x/c^2)\,e^{(\alpha/2 - 1)L}` for the
-      backward pass. The members with a name use their closed forms
-      (:math:`\alpha = 1` as :math:`z/(\sqrt{1+z}+1)`, cancellation-free;
-      0, -2, 2, :math:`\pm\infty` as in the table); any other
-      :math:`\alpha` uses :math:`\tfrac{b}{\alpha}\operatorname{expm1}(\tfrac{\alpha}{2}L)`,
-      accurate for every :math:`\alpha \ne 0` however small. Forward plus
-      backward costs about what the bare formula costs in PyTorch, which
-      is undefined at 0 and 2 and overflows for large residuals (see the
-      benchmarks appendix).
-    - ``alpha`` a tensor (one per dimension, or learned): autograd of
-      :math:`\tfrac{b}{2} L\,\operatorname{exprel}(\tfrac{\alpha}{2} L)`,
-      :math:`\operatorname{exprel}(y) = (e^y - 1)/y`, with the limits
-      selected per element, so a tensor may mix finite values with
-      :math:`\pm\infty`; slower (a few times the bare formula).
-
-    Both give the same values and gradients (in ``x``, ``alpha`` and
-    ``scale``; tested to 1e-12 in float64). At :math:`\alpha = 2` and
+    :func:`lossbook.pseudo_huber` with ``delta = c``. Large residuals do not
+    overflow (a residual of 1e30 in float32 is fine), and every
+    :math:`\alpha`, however close to 0 or 2, is accurate. ``alpha`` may be a
+    number or a tensor (one per dimension, or learned; it may mix finite
+    values with :math:`\pm\infty`): both give the same values and gradients
+    (in ``x``, ``alpha`` and ``scale``). At :math:`\alpha = 2` and
     :math:`\pm\infty` the gradient with respect to :math:`\alpha` is 0 (the
     closed forms do not depend on it). Near 2, :math:`|\alpha - 2|` is
     clamped at the dtype's machine epsilon: the true
@@ -109,6 +89,10 @@ def general_robust(
 
     ``alpha`` and ``scale`` are numbers or tensors that broadcast against
     ``x`` (e.g. one per dimension); ``scale`` must be > 0.
+
+    No PyTorch counterpart; for an ``alpha`` other than 0 and 2 it equals
+    ``abs(alpha - 2) / alpha * (((x / scale) ** 2 / abs(alpha - 2) + 1) ** (alpha / 2) - 1)``,
+    reduced as asked.
 
     Args:
         x: residuals.
@@ -155,6 +139,18 @@ def general_robust(
             _core.require_values((c > 0) & torch.isfinite(c), c, "scale", "be finite and > 0")
         if isinstance(alpha, torch.Tensor):
             _core.require_values(~torch.isnan(a), a, "alpha", "be a real number or +-inf", got=lambda bad: "NaN")
+    # With b = |alpha - 2| and L = log(1 + z/b), formed as 2 log|x/c| - log b where z/b would
+    # overflow (so a residual of 1e30 in float32 is fine), rho is computed in one of two ways:
+    # - alpha a number (the usual case): one pass (_Rho) that also stores
+    #   d rho / dx = (x / c^2) e^((alpha/2 - 1) L) for the backward pass. The members with a
+    #   name use their closed forms (alpha = 1 as z / (sqrt(1 + z) + 1), cancellation-free;
+    #   0, -2, 2, +-inf as in the docstring's table); any other alpha uses
+    #   (b / alpha) expm1((alpha / 2) L), accurate for every alpha != 0 however small. The
+    #   bare formula is undefined at 0 and 2 and overflows for large residuals.
+    # - alpha a tensor (one per dimension, or learned): autograd of
+    #   (b / 2) L exprel((alpha / 2) L), exprel(y) = (e^y - 1) / y, with the limits selected
+    #   per element, so a tensor may mix finite values with +-inf; it records more ops.
+    # Both give the same values and gradients (tested to 1e-12 in float64).
     xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # half: computed in float32
     if isinstance(alpha, torch.Tensor):  # it may hold +-inf: the plain formula with every limit
         rho = _rho(xc, a.to(xc.dtype), c.to(xc.dtype))
@@ -210,8 +206,10 @@ def log_partition(alpha: torch.Tensor) -> torch.Tensor:
 
 
 class AdaptiveRobustLoss(nn.Module):
-    r"""Barron's adaptive robust loss: learns the shape :math:`\alpha` and the
-    scale :math:`c` of the general robust loss, one of each per dimension.
+    r"""Barron's adaptive robust loss, with a learned shape and scale per dimension.
+
+    It learns the shape :math:`\alpha` and the scale :math:`c` of the general
+    robust loss, one of each per dimension.
 
     The output is the negative log-likelihood of a residual under Barron's
     density :math:`p(x \mid \alpha, c) = e^{-\rho(x, \alpha, c)} / (c\,Z(\alpha))`,
@@ -228,14 +226,13 @@ class AdaptiveRobustLoss(nn.Module):
 
     :math:`\alpha` stays in ``alpha_range`` through a scaled sigmoid of a
     latent parameter, and :math:`c > scale_min` through a shifted softplus;
-    both start at the given initial values, exactly in the module's dtype
-    (each map adds the rounding by which it misses the initial value at the
-    initial latent: 0 or one unit in the last place). :math:`\log Z(\alpha)` is
-    computed by :func:`log_partition` (quadrature, float64) at every forward
-    pass, for the ``num_dims`` values only. :math:`\rho` is computed in one
-    pass that also forms its derivatives in :math:`x`, :math:`\alpha` and
-    :math:`c` (written out, not recorded op by op: about the cost of the bare
-    formula with PyTorch's autograd, see the benchmarks appendix).
+    both start at the given initial values, exactly in the module's dtype.
+    :math:`\log Z(\alpha)` is
+    :func:`log_partition` (by quadrature in float64).
+
+    No PyTorch counterpart; it equals
+    ``general_robust(x, loss.alpha, loss.scale, reduction="none") + torch.log(loss.scale) + log_partition(loss.alpha)``,
+    reduced as asked.
 
     Args:
         num_dims: number of residual dimensions (the size of the last axis).
@@ -347,6 +344,9 @@ class AdaptiveRobustLoss(nn.Module):
             raise ValueError(f"x must have shape (..., {self.num_dims}), got {tuple(x.shape)}")
         alpha = self.alpha.to(device=x.device, dtype=x.dtype)
         scale = self.scale.to(device=x.device, dtype=x.dtype)
+        # log Z(alpha) by quadrature at every forward pass, for the num_dims values only; rho in
+        # one pass that also forms its derivatives in x, alpha and c (written out, not recorded
+        # op by op).
         nll = _Rho.apply(x, alpha, scale) + torch.log(scale) + log_partition(alpha)
         return _core.reduce(nll, reduction)
 

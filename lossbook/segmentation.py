@@ -32,17 +32,14 @@ def dice_loss(
 
     The gradient, with :math:`N = 2\sum_i p_i t_i + s` and
     :math:`D = \sum_i p_i + \sum_i t_i + s`, is
-    :math:`\partial\ell/\partial p_i = N/D^2 - 2 t_i/D`: two numbers per
-    sample and one pass over the pixels, which lossbook writes out (a custom
-    ``torch.autograd.Function``) instead of letting autograd run back through
-    the three sums; forward plus backward then costs a little less than the
-    written-out formula, with half its peak memory (see the benchmarks
-    appendix). PyTorch has no built-in; the tests compare with a float64
-    evaluation of the formula.
+    :math:`\partial\ell/\partial p_i = N/D^2 - 2 t_i/D`.
 
-    Value checks (on by default) read ``probs`` and ``target`` once more, and
-    on a GPU wait for the device; the benchmarks appendix gives the measured
-    time against the peer with checks on and off.
+    No PyTorch counterpart; it equals
+    ``1 - (2 * (p * t).sum(1) + smooth) / (p.sum(1) + t.sum(1) + smooth)`` on
+    ``p, t = probs.flatten(1), target.flatten(1)``.
+
+    Value checks (on by default) read ``probs`` and ``target``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         probs: predicted foreground probabilities (after a sigmoid), in [0, 1].
@@ -85,6 +82,9 @@ def _dice_formula(p: torch.Tensor, t: torch.Tensor, smooth: float) -> torch.Tens
     return 1 - (2 * (p * t).sum(1) + smooth) / (p.sum(1) + t.sum(1) + smooth)
 
 
+# The gradient is two numbers per sample (N / D^2 and 2 / D) and one pass over the pixels,
+# written out here instead of letting autograd run back through the three sums, which
+# also keeps the peak memory of the backward pass down.
 class _Dice(torch.autograd.Function):
     r"""Per-sample Dice loss of ``(N, K)`` inputs, with the gradient written out.
 

@@ -110,7 +110,7 @@ def index_target_cases(name, *, float_is_probs=False, spatial=True):
         ("target-N1", (s, torch.zeros(4, 1, dtype=i64)), {}, ValueError, shape + r"\(4, 1\)$"),
         ("target-N+1", (s, torch.zeros(5, dtype=i64)), {}, ValueError, shape + r"\(5,\)$"),
         ("target-device", (s, torch.zeros(4, dtype=i64, device="meta")), {}, ValueError,
-         rf"^target must be on {name}'s device \(cpu\), got meta$"),
+         rf"^target must be on the same device as {name} \(cpu\), got meta$"),
     ]
     if float_is_probs:
         cases.append(("target-float", (s, torch.zeros(4)), {}, ValueError,
@@ -148,8 +148,9 @@ def class_pair_cases(names, *, int_target=True):
     return cases + reduction_cases((z, q))
 
 
-def class_weight_cases(args):
-    """A per-class ``weight`` of the wrong type, length, dtype or device, for float32 CPU scores with C = 3.
+def class_weight_cases(scores, args):
+    """A per-class ``weight`` of the wrong type, length, dtype or device, for float32 CPU scores
+    (the argument called ``scores``) with C = 3.
 
     The meta device stands in for a GPU: a weight there is on another device.
     """
@@ -160,15 +161,16 @@ def class_weight_cases(args):
         ("weight-C+1", args, {"weight": torch.ones(4)}, ValueError, shape + r"\(4,\)$"),
         ("weight-1xC", args, {"weight": torch.ones(1, 3)}, ValueError, shape + r"\(1, 3\)$"),
         ("weight-f64", args, {"weight": torch.ones(3, dtype=torch.float64)}, TypeError,
-         r"^weight must have the scores' dtype \(torch\.float32\), got torch\.float64$"),
+         rf"^weight must have the same dtype as {scores} \(torch\.float32\), got torch\.float64$"),
         ("weight-device", args, {"weight": torch.ones(3, device="meta")}, ValueError,
-         r"^weight must be on the scores' device \(cpu\), got meta$"),
+         rf"^weight must be on the same device as {scores} \(cpu\), got meta$"),
     ]
 
 
-def broadcast_weight_cases(name, args):
+def broadcast_weight_cases(name, args, like):
     """An element weight (``weight``, ``pos_weight``) that does not broadcast to float32 CPU inputs of
-    shape (4, 3), or has another dtype or device (meta stands in for a GPU)."""
+    shape (4, 3), or has another dtype or device than the input called ``like`` (meta stands in for a
+    GPU)."""
     not_b = rf"^{name} must broadcast to \(4, 3\), got "
     return [
         (f"{name}-list", args, {name: [1.0] * 3}, TypeError, rf"^{name}{_TENSOR}list"),
@@ -176,9 +178,9 @@ def broadcast_weight_cases(name, args):
         (f"{name}-2x3", args, {name: torch.ones(2, 3)}, ValueError, not_b + r"\(2, 3\)$"),
         (f"{name}-grows", args, {name: torch.ones(1, 4, 3)}, ValueError, not_b + r"\(1, 4, 3\)$"),
         (f"{name}-f64", args, {name: torch.ones(3, dtype=torch.float64)}, TypeError,
-         rf"^{name} must have the input's dtype \(torch\.float32\), got torch\.float64$"),
+         rf"^{name} must have the same dtype as {like} \(torch\.float32\), got torch\.float64$"),
         (f"{name}-device", args, {name: torch.ones(3, device="meta")}, ValueError,
-         rf"^{name} must be on the input's device \(cpu\), got meta$"),
+         rf"^{name} must be on the same device as {like} \(cpu\), got meta$"),
     ]
 
 

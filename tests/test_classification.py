@@ -333,7 +333,7 @@ _BCE = (RuntimeError, "should be between 0 and 1")  # F.binary_cross_entropy che
 
 
 def _index_loss_cases(key, name, **kw):
-    return (class_score_cases(name) + index_target_cases(name, **kw) + class_weight_cases((_S, _Y))
+    return (class_score_cases(name) + index_target_cases(name, **kw) + class_weight_cases(name, (_S, _Y))
             + class_index_value_cases((_S, _Y), _OOB[key]))
 
 
@@ -344,10 +344,10 @@ BAD_INPUT = {
     + unit_interval_value_cases((_X, _T), 1, "target"),
     "nll": _index_loss_cases("nll", "log_probs"),
     "binary_cross_entropy": pair_cases(("probs", "target"))
-    + broadcast_weight_cases("weight", (_T, _T))
+    + broadcast_weight_cases("weight", (_T, _T), "probs")
     + unit_interval_value_cases((_T, _T), 0, "probs", _BCE) + unit_interval_value_cases((_T, _T), 1, "target", _BCE),
     "binary_cross_entropy_with_logits": pair_cases(("logits", "target"))
-    + broadcast_weight_cases("weight", (_X, _T)) + broadcast_weight_cases("pos_weight", (_X, _T))
+    + broadcast_weight_cases("weight", (_X, _T), "logits") + broadcast_weight_cases("pos_weight", (_X, _T), "logits")
     + unit_interval_value_cases((_X, _T), 1, "target"),
     "kl_divergence": class_pair_cases(("logits", "target_probs"))
     + unit_interval_value_cases((_X, _T), 1, "target_probs"),

@@ -163,7 +163,7 @@ def test_num_classes_rejects(scores, error, match):
         (_f(2, 3, 5), torch.zeros(2, 3, dtype=torch.int64),
          r"^target must have shape \(2, 5\) for s of shape \(2, 3, 5\), got \(2, 3\)$"),
         (_f(4, 3), torch.zeros(4, dtype=torch.int64, device="meta"),
-         r"^target must be on s's device \(cpu\), got meta$"),
+         r"^target must be on the same device as s \(cpu\), got meta$"),
         (_f(4, 3), torch.tensor([0, 1, 2, 3]),
          r"^target must hold class indices in \[0, 2\], got values such as \[3\]$"),
     ],
@@ -186,34 +186,34 @@ def test_check_index_target_accepts_indices_and_ignore_index():
 
 def test_check_class_weight():
     scores, w = _f(4, 3), torch.tensor([1.0, 2.0, 0.5])
-    assert _core.check_class_weight(None, scores) is None
-    assert _core.check_class_weight(w, scores) is w
+    assert _core.check_class_weight(None, scores, "scores") is None
+    assert _core.check_class_weight(w, scores, "scores") is w
     with pytest.raises(ValueError, match=r"^weight must have shape \(3,\), one per class, got \(2,\)$"):
-        _core.check_class_weight(w[:2], scores)
+        _core.check_class_weight(w[:2], scores, "scores")
     # a dtype mismatch is a TypeError, a device mismatch a ValueError, as in check_pair
-    with pytest.raises(TypeError, match=r"^weight must have the scores' dtype \(torch\.float32\), got torch\.float64$"):
-        _core.check_class_weight(w.double(), scores)
-    with pytest.raises(ValueError, match=r"^weight must be on the scores' device \(cpu\), got meta$"):
-        _core.check_class_weight(w.to("meta"), scores)
-    with pytest.raises(TypeError, match=r"^weight must have the scores' dtype"):  # dtype is checked first
-        _core.check_class_weight(w.to("meta", torch.float64), scores)
+    with pytest.raises(TypeError, match=r"^weight must have the same dtype as scores \(torch\.float32\), got torch\.float64$"):
+        _core.check_class_weight(w.double(), scores, "scores")
+    with pytest.raises(ValueError, match=r"^weight must be on the same device as scores \(cpu\), got meta$"):
+        _core.check_class_weight(w.to("meta"), scores, "scores")
+    with pytest.raises(TypeError, match=r"^weight must have the same dtype as scores"):  # dtype is checked first
+        _core.check_class_weight(w.to("meta", torch.float64), scores, "scores")
     with pytest.raises(TypeError, match=r"^weight must be a torch\.Tensor, got list$"):
-        _core.check_class_weight([1.0, 2.0, 0.5], scores)
+        _core.check_class_weight([1.0, 2.0, 0.5], scores, "scores")
 
 
 @pytest.mark.parametrize("shape", [(3,), (4, 1), (1, 3), (4, 3), ()], ids=str)
 def test_check_broadcast_weight_accepts_what_broadcasts(shape):
     w = torch.ones(shape)
-    assert _core.check_broadcast_weight(w, torch.Size((4, 3)), "pos_weight", _f(4, 3)) is w
-    assert _core.check_broadcast_weight(None, torch.Size((4, 3)), "pos_weight", _f(4, 3)) is None
+    assert _core.check_broadcast_weight(w, torch.Size((4, 3)), "pos_weight", _f(4, 3), "logits") is w
+    assert _core.check_broadcast_weight(None, torch.Size((4, 3)), "pos_weight", _f(4, 3), "logits") is None
 
 
 @pytest.mark.parametrize("shape", [(4,), (2, 3), (1, 4, 3), (5, 1)], ids=str)
 def test_check_broadcast_weight_rejects_what_would_change_the_shape(shape):
     message = rf"^pos_weight must broadcast to \(4, 3\), got {re.escape(str(shape))}$"
     with pytest.raises(ValueError, match=message):
-        _core.check_broadcast_weight(torch.ones(shape), torch.Size((4, 3)), "pos_weight", _f(4, 3))
-    with pytest.raises(TypeError, match=r"^pos_weight must have the input's dtype \(torch\.float32\), got torch\.float64$"):
-        _core.check_broadcast_weight(torch.ones(3, dtype=torch.float64), torch.Size((4, 3)), "pos_weight", _f(4, 3))
-    with pytest.raises(ValueError, match=r"^pos_weight must be on the input's device \(cpu\), got meta$"):
-        _core.check_broadcast_weight(torch.ones(3, device="meta"), torch.Size((4, 3)), "pos_weight", _f(4, 3))
+        _core.check_broadcast_weight(torch.ones(shape), torch.Size((4, 3)), "pos_weight", _f(4, 3), "logits")
+    with pytest.raises(TypeError, match=r"^pos_weight must have the same dtype as logits \(torch\.float32\), got torch\.float64$"):
+        _core.check_broadcast_weight(torch.ones(3, dtype=torch.float64), torch.Size((4, 3)), "pos_weight", _f(4, 3), "logits")
+    with pytest.raises(ValueError, match=r"^pos_weight must be on the same device as logits \(cpu\), got meta$"):
+        _core.check_broadcast_weight(torch.ones(3, device="meta"), torch.Size((4, 3)), "pos_weight", _f(4, 3), "logits")

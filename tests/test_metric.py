@@ -338,7 +338,7 @@ def _similar_cases():
          dtype + r" like x1, got torch\.int64$"),
         # the meta device stands in for a GPU: similar there is on another device than the embeddings
         ("similar-device", (_E, _E, torch.zeros(4, device="meta")), {}, ValueError,
-         r"^similar must be on the embeddings' device \(cpu\), got meta$"),
+         r"^similar must be on the same device as x1 \(cpu\), got meta$"),
         ("similar-N1", (_E, _E, torch.zeros(4, 1)), {}, ValueError, shape + r"\(4, 1\)$"),
         ("similar-N+1", (_E, _E, torch.zeros(5)), {}, ValueError, shape + r"\(5,\)$"),
         ("similar-ND", (_E, _E, torch.zeros(4, 3)), {}, ValueError, shape + r"\(4, 3\)$"),

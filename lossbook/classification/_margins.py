@@ -33,13 +33,12 @@ def hinge(
     in how far it is on the wrong side. It works on any model's scores,
     linear or not (the SVM is the linear case with an L2 penalty).
 
-    PyTorch has no binary hinge on scores (``hinge_embedding_loss`` is a
-    different loss, on distances); the tests compare with a float64
-    evaluation of the formula.
+    No PyTorch counterpart (``hinge_embedding_loss`` is a different loss, on
+    distances); it equals ``torch.clamp(margin - target * scores, min=0)``,
+    reduced as asked.
 
-    Value checks (on by default) read the labels once more, and on a GPU wait
-    for the device; the benchmarks appendix gives the measured time against
-    the peer with checks on and off.
+    Value checks (on by default) read the labels;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         scores: real-valued scores :math:`s` (not probabilities).
@@ -95,9 +94,8 @@ def multiclass_hinge(
 
     Matches :func:`torch.nn.functional.multi_margin_loss` (same defaults).
 
-    Value checks (on by default) read the class indices once more, and on a
-    GPU wait for the device; the benchmarks appendix gives the measured time
-    against the peer with checks on and off.
+    Value checks (on by default) read the class indices;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         scores: class scores :math:`s`.
@@ -135,7 +133,7 @@ def multiclass_hinge(
     margin = _core.check_nonnegative(margin, "margin")
     if p not in (1, 2) or isinstance(p, bool):
         raise ValueError(f"p must be 1 or 2, got {p!r}")
-    w = _core.check_class_weight(weight, scores)
+    w = _core.check_class_weight(weight, scores, "scores")
     _core.check_index_target(scores, target, "scores")
     if scores.shape[0] == 0 and reduction != "none":
         return scores.sum()  # PyTorch's kernel returns uninitialised memory here

@@ -49,8 +49,8 @@ def cross_entropy(
     Matches :func:`torch.nn.functional.cross_entropy` (same defaults).
 
     Value checks (on by default) read the class indices (or target
-    probabilities) once more, and on a GPU wait for the device; the benchmarks
-    appendix gives the measured time against the peer with checks on and off.
+    probabilities); ``lossbook.set_value_checks(False)`` switches them
+    off.
 
     Args:
         logits: unnormalised class scores :math:`z`.
@@ -86,7 +86,7 @@ def cross_entropy(
     """
     _core.check_reduction(reduction)
     _core.num_classes(logits, "logits")
-    w = _core.check_class_weight(weight, logits)
+    w = _core.check_class_weight(weight, logits, "logits")
     eps = _core.check_nonnegative(label_smoothing, "label_smoothing")
     if eps > 1:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -125,9 +125,8 @@ def nll(
 
     Matches :func:`torch.nn.functional.nll_loss`.
 
-    Value checks (on by default) read the class indices once more, and on a
-    GPU wait for the device; the benchmarks appendix gives the measured time
-    against the peer with checks on and off.
+    Value checks (on by default) read the class indices;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         log_probs: log-probabilities :math:`s`, usually from ``log_softmax``.
@@ -143,6 +142,11 @@ def nll(
         log_probs: ``(N, C)`` or ``(N, C, d1, ...)``.
         target: ``(N, d1, ...)``.
 
+    References:
+        R. A. Fisher, "On the Mathematical Foundations of Theoretical
+        Statistics", Philosophical Transactions of the Royal Society A 222,
+        1922 (maximum likelihood).
+
     Example:
         >>> import torch
         >>> import torch.nn.functional as F
@@ -155,7 +159,7 @@ def nll(
     """
     _core.check_reduction(reduction)
     _core.num_classes(log_probs, "log_probs")
-    w = _core.check_class_weight(weight, log_probs)
+    w = _core.check_class_weight(weight, log_probs, "log_probs")
     _core.check_index_target(log_probs, target, "log_probs", ignore_index)
     if reduction != "mean":
         return F.nll_loss(log_probs, target, weight=w, ignore_index=ignore_index, reduction=reduction)
@@ -181,9 +185,8 @@ def kl_divergence(logits: torch.Tensor, target_probs: torch.Tensor, *, reduction
     Matches ``torch.nn.functional.kl_div(log_softmax(logits, 1), target_probs,
     reduction="batchmean")`` for ``"mean"``.
 
-    Value checks (on by default) read ``target_probs`` once more, and on a GPU
-    wait for the device; the benchmarks appendix gives the measured time
-    against the peer with checks on and off.
+    Value checks (on by default) read ``target_probs``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         logits: unnormalised scores :math:`z`.
@@ -249,9 +252,8 @@ def binary_cross_entropy(
 
     Matches :func:`torch.nn.functional.binary_cross_entropy`.
 
-    Value checks (on by default) read ``probs`` and ``target`` once more, and
-    on a GPU wait for the device; the benchmarks appendix gives the measured
-    time against the peer with checks on and off.
+    Value checks (on by default) read ``probs`` and ``target``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         probs: probabilities :math:`p` in [0, 1].
@@ -266,6 +268,10 @@ def binary_cross_entropy(
         probs: ``(*)``.
         target: ``(*)``, the same shape.
 
+    References:
+        D. R. Cox, "The Regression Analysis of Binary Sequences", Journal of
+        the Royal Statistical Society B 20(2), 1958.
+
     Example:
         >>> import torch
         >>> import torch.nn.functional as F
@@ -279,7 +285,7 @@ def binary_cross_entropy(
     """
     _core.check_reduction(reduction)
     _core.check_pair(probs, target, ("probs", "target"))
-    w = _core.check_broadcast_weight(weight, probs.shape, "weight", probs)
+    w = _core.check_broadcast_weight(weight, probs.shape, "weight", probs, "probs")
     _core.check_unit_interval(probs, "probs")
     _core.check_unit_interval(target, "target")
     return F.binary_cross_entropy(probs, target, weight=w, reduction=_core.kernel_reduction(reduction, probs.numel()))
@@ -308,9 +314,8 @@ def binary_cross_entropy_with_logits(
 
     Matches :func:`torch.nn.functional.binary_cross_entropy_with_logits`.
 
-    Value checks (on by default) read ``target`` once more, and on a GPU wait
-    for the device; the benchmarks appendix gives the measured time against
-    the peer with checks on and off.
+    Value checks (on by default) read ``target``;
+    ``lossbook.set_value_checks(False)`` switches them off.
 
     Args:
         logits: logits :math:`x`.
@@ -326,6 +331,10 @@ def binary_cross_entropy_with_logits(
         logits: ``(*)``, e.g. ``(N, C)`` for C independent labels.
         target: ``(*)``, the same shape.
 
+    References:
+        D. R. Cox, "The Regression Analysis of Binary Sequences", Journal of
+        the Royal Statistical Society B 20(2), 1958.
+
     Example:
         >>> import torch
         >>> import torch.nn.functional as F
@@ -339,8 +348,8 @@ def binary_cross_entropy_with_logits(
     """
     _core.check_reduction(reduction)
     _core.check_pair(logits, target, ("logits", "target"))
-    w = _core.check_broadcast_weight(weight, logits.shape, "weight", logits)
-    pw = _core.check_broadcast_weight(pos_weight, logits.shape, "pos_weight", logits)
+    w = _core.check_broadcast_weight(weight, logits.shape, "weight", logits, "logits")
+    pw = _core.check_broadcast_weight(pos_weight, logits.shape, "pos_weight", logits, "logits")
     _core.check_unit_interval(target, "target")
     return F.binary_cross_entropy_with_logits(
         logits, target, weight=w, pos_weight=pw, reduction=_core.kernel_reduction(reduction, logits.numel())
