@@ -392,24 +392,45 @@ def check_broadcast_weight(
     return weight
 
 
+def nll_mean(
+    log_probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int
+) -> torch.Tensor:
+    """PyTorch's weighted mean of the NLL, ``sum_i w[y_i] l_i / sum_i w[y_i]`` over counted targets.
+
+    PyTorch's kernel returns the sum together with its denominator (the total
+    weight of the counted targets), so the mean costs one division. Where the
+    denominator is 0 (no target counts, or class weights that cancel) the sum
+    is returned undivided: 0 for a sum of nothing, where PyTorch gives NaN.
+    """
+    if log_probs.dim() <= 2:
+        total, den = torch.ops.aten.nll_loss_forward(log_probs, target, weight, 2, ignore_index)
+    else:  # (N, C, d1, ...): the 2-d kernel on (N, C, 1, d1 * ...), as F.nll_loss does
+        n, c, d = log_probs.shape[0], log_probs.shape[1], math.prod(log_probs.shape[2:])
+        total, den = torch.ops.aten.nll_loss2d_forward(
+            log_probs.reshape(n, c, 1, d), target.reshape(n, 1, d), weight, 2, ignore_index
+        )
+    return total / torch.where(den != 0, den, 1)
+
+
 def mean_over_targets(
     total: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int | None
 ) -> torch.Tensor:
     """``total / sum of w[target]`` over the counted targets, PyTorch's weighted mean.
 
-    The denominator stays a tensor (nothing is read on the host). Where it is
-    0 (no target counts, or class weights that cancel) the total is returned
-    undivided: 0 for a sum of nothing, where PyTorch gives NaN.
+    For losses whose kernel does not return the denominator (:func:`nll_mean`
+    does). The denominator stays a tensor (nothing is read on the host). Where
+    it is 0 the total is returned undivided: 0 for a sum of nothing, where
+    PyTorch gives NaN.
     """
     if weight is None and ignore_index is None:
         return total / max(target.numel(), 1)
     keep = target != ignore_index if ignore_index is not None else None
     if weight is None:
-        # a count: 0 only when nothing counts, and then the total is 0 too
-        return total / keep.sum().clamp_(min=1)
-    picked = weight[target.clamp(0, weight.numel() - 1)]
-    den = (picked if keep is None else torch.where(keep, picked, 0)).sum()
-    return total / torch.where(den != 0, den, 1).to(total.dtype)
+        den = keep.sum(dtype=torch.promote_types(total.dtype, torch.float32))  # a float divisor: faster
+    else:
+        picked = weight[target.clamp(0, weight.numel() - 1)]
+        den = (picked if keep is None else torch.where(keep, picked, 0)).sum()
+    return (total / torch.where(den != 0, den, 1)).to(total.dtype)
 
 
 def kernel_reduction(reduction: str, numel: int) -> str:

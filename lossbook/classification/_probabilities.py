@@ -15,6 +15,7 @@ from .. import _core
 # Softmax family
 
 
+@_core.float32_under_autocast
 def cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
@@ -101,10 +102,13 @@ def cross_entropy(
     kw = dict(weight=w, ignore_index=ignore_index, label_smoothing=eps)
     if reduction != "mean":
         return F.cross_entropy(logits, target, reduction=reduction, **kw)
+    if eps == 0:
+        return _core.nll_mean(F.log_softmax(logits, dim=1), target, w, ignore_index)
     total = F.cross_entropy(logits, target, reduction="sum", **kw)
     return _core.mean_over_targets(total, target, w, ignore_index)
 
 
+@_core.float32_under_autocast
 def nll(
     log_probs: torch.Tensor,
     target: torch.Tensor,
@@ -163,8 +167,7 @@ def nll(
     _core.check_index_target(log_probs, target, "log_probs", ignore_index)
     if reduction != "mean":
         return F.nll_loss(log_probs, target, weight=w, ignore_index=ignore_index, reduction=reduction)
-    total = F.nll_loss(log_probs, target, weight=w, ignore_index=ignore_index, reduction="sum")
-    return _core.mean_over_targets(total, target, w, ignore_index)
+    return _core.nll_mean(log_probs, target, w, ignore_index)
 
 
 def kl_divergence(logits: torch.Tensor, target_probs: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
