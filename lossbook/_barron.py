@@ -1,8 +1,8 @@
 r"""Barron's rho, the computation behind :mod:`lossbook.robust` (private).
 
-Two ways to the same values and gradients: :func:`_rho`, the formula with
+Two ways to the same values and gradients: :func:`rho_formula`, the formula with
 every limit selected per element and differentiated by autograd (any tensor
-``alpha``, the reference, and the double-backward path), and :class:`_Rho`,
+``alpha``, the reference, and the double-backward path), and :class:`RhoOnePass`,
 one pass with the gradients written out (a number ``alpha``, or a tensor of
 finite ones). tests/test_robust.py checks that they agree.
 """
@@ -30,7 +30,7 @@ def _exprel(y: torch.Tensor) -> torch.Tensor:
     return torch.where(small, series, torch.expm1(yl) / yl)
 
 
-def _rho(x: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def rho_formula(x: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Elementwise rho, broadcast; no checks."""
     u = x / scale
     z = u**2  # may overflow for huge |x|/c (float32: 1e20); only the closed forms use it
@@ -96,7 +96,7 @@ def _log1p_over(u: torch.Tensor, b: float | torch.Tensor) -> tuple[torch.Tensor,
     return torch.where(over, 2 * torch.log(u.abs()) - log_b, L), over
 
 
-class _Rho(torch.autograd.Function):
+class RhoOnePass(torch.autograd.Function):
     r""":math:`\rho(x, \alpha, c)` for a number :math:`\alpha` (any, :math:`\pm\infty` included) or a tensor
     of finite :math:`\alpha`, with :math:`\partial\rho/\partial x` stored in the forward pass and the
     gradients in :math:`\alpha` and :math:`c` written out.
@@ -108,7 +108,7 @@ class _Rho(torch.autograd.Function):
     \operatorname{exprel}'(y) + \operatorname{sign}(\alpha - 2)\,\tfrac12\big(L\operatorname{exprel}(y)
     + e^{y}\operatorname{expm1}(-L)\big)`. For a number :math:`\alpha` the closed forms are chosen in
     Python and :math:`\rho = \tfrac{b}{\alpha}\operatorname{expm1}(y)` (accurate for any
-    :math:`\alpha \ne 0`). Double backward differentiates :func:`_rho`.
+    :math:`\alpha \ne 0`). Double backward differentiates :func:`rho_formula`.
     """
 
     @staticmethod
@@ -189,7 +189,7 @@ class _Rho(torch.autograd.Function):
         if torch.is_grad_enabled():  # double backward: differentiate the plain formula
             a = alpha if isinstance(alpha, torch.Tensor) else x.new_tensor(alpha)
             c = scale if isinstance(scale, torch.Tensor) else x.new_tensor(scale)
-            return _core.reference_grads(lambda: _rho(x, a, c), (x, alpha, scale), (needs_x, needs_a, needs_c), grad)
+            return _core.reference_grads(lambda: rho_formula(x, a, c), (x, alpha, scale), (needs_x, needs_a, needs_c), grad)
         gx = grad * slope if needs_x or needs_c else None
         ga = gc = None
         if needs_c:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _core
-from ._barron import _Rho, _rho
+from ._barron import RhoOnePass, rho_formula
 
 __all__ = ["general_robust", "AdaptiveRobustLoss", "log_partition"]
 
@@ -141,7 +141,7 @@ def general_robust(
             _core.require_values(~torch.isnan(a), a, "alpha", "be a real number or +-inf", got=lambda bad: "NaN")
     # With b = |alpha - 2| and L = log(1 + z/b), formed as 2 log|x/c| - log b where z/b would
     # overflow (so a residual of 1e30 in float32 is fine), rho is computed in one of two ways:
-    # - alpha a number (the usual case): one pass (_Rho) that also stores
+    # - alpha a number (the usual case): one pass (RhoOnePass) that also stores
     #   d rho / dx = (x / c^2) e^((alpha/2 - 1) L) for the backward pass. The members with a
     #   name use their closed forms (alpha = 1 as z / (sqrt(1 + z) + 1), cancellation-free;
     #   0, -2, 2, +-inf as in the docstring's table); any other alpha uses
@@ -153,9 +153,9 @@ def general_robust(
     # Both give the same values and gradients (tested to 1e-12 in float64).
     xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # half: computed in float32
     if isinstance(alpha, torch.Tensor):  # it may hold +-inf: the plain formula with every limit
-        rho = _rho(xc, a.to(xc.dtype), c.to(xc.dtype))
+        rho = rho_formula(xc, a.to(xc.dtype), c.to(xc.dtype))
     else:  # one pass (closed forms chosen in Python)
-        rho = _Rho.apply(xc, float(alpha), c.to(xc.dtype) if isinstance(scale, torch.Tensor) else float(scale))
+        rho = RhoOnePass.apply(xc, float(alpha), c.to(xc.dtype) if isinstance(scale, torch.Tensor) else float(scale))
     return _core.reduce(rho.to(x.dtype), reduction)
 
 
@@ -200,7 +200,7 @@ def log_partition(alpha: torch.Tensor) -> torch.Tensor:
     x = torch.sinh(u)
     log_jac = torch.log(torch.cosh(u))
     shape = a64.shape
-    rho = _rho(x, a64.reshape(-1, 1), torch.ones((), dtype=torch.float64, device=alpha.device))
+    rho = rho_formula(x, a64.reshape(-1, 1), torch.ones((), dtype=torch.float64, device=alpha.device))
     logz = torch.logsumexp(log_jac - rho, dim=-1) + math.log(_U_STEP)
     return logz.reshape(shape).to(alpha.dtype)
 
@@ -347,7 +347,7 @@ class AdaptiveRobustLoss(nn.Module):
         # log Z(alpha) by quadrature at every forward pass, for the num_dims values only; rho in
         # one pass that also forms its derivatives in x, alpha and c (written out, not recorded
         # op by op).
-        nll = _Rho.apply(x, alpha, scale) + torch.log(scale) + log_partition(alpha)
+        nll = RhoOnePass.apply(x, alpha, scale) + torch.log(scale) + log_partition(alpha)
         return _core.reduce(nll, reduction)
 
     def extra_repr(self) -> str:

@@ -1,5 +1,5 @@
-"""lossbook._barron: the one-pass rho (_Rho, used by general_robust with a number alpha and by
-AdaptiveRobustLoss) against autograd of the plain formula with every limit (_rho), its gradients
+"""lossbook._barron: the one-pass rho (RhoOnePass, used by general_robust with a number alpha and by
+AdaptiveRobustLoss) against autograd of the plain formula with every limit (rho_formula), its gradients
 in x, alpha and scale, double backward and float32 at extreme residuals. The public losses
 built on them are tested in tests/test_robust.py.
 """
@@ -26,30 +26,30 @@ def _value_and_grads(fn, x, *rest):
 
 @pytest.mark.parametrize("a", NUMBER_ALPHAS)
 def test_number_alpha_one_pass_matches_plain_formula(a):
-    # general_robust takes a number alpha through _Rho's closed forms (0, 1, -2, 2, +-inf) or its
-    # general branch; _rho is the autograd of the formula with every limit, fed a tensor alpha.
+    # general_robust takes a number alpha through RhoOnePass's closed forms (0, 1, -2, 2, +-inf) or its
+    # general branch; rho_formula is the autograd of the formula with every limit, fed a tensor alpha.
     x = residuals(n=64, spread=3.0)
     x[0] = 0.0
     if a > 2:  # exp(z/2) of alpha = +inf overflows beyond |x| ~ 37
         x = x.clamp(-3, 3)
     x.requires_grad_(True)
     c = torch.tensor(1.3, dtype=F64, requires_grad=True)
-    got = _value_and_grads(_barron._Rho.apply, x, a, c)
-    want = _value_and_grads(_barron._rho, x, torch.tensor(a, dtype=F64), c)
+    got = _value_and_grads(_barron.RhoOnePass.apply, x, a, c)
+    want = _value_and_grads(_barron.rho_formula, x, torch.tensor(a, dtype=F64), c)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-13)
 
 
 def test_tensor_alpha_one_pass_matches_plain_formula():
     # AdaptiveRobustLoss's path: one alpha and scale per column, 0 and 2 included; the gradients in
-    # alpha and scale are written out in _Rho.backward and must equal autograd of the formula.
+    # alpha and scale are written out in RhoOnePass.backward and must equal autograd of the formula.
     x = residuals(n=120, spread=3.0).reshape(20, 6)
     x[0] = 0.0
     x.requires_grad_(True)
     alpha = torch.tensor([0.0, 1e-7, 0.5, 1.0, 2.0, 4.0], dtype=F64, requires_grad=True)
     scale = torch.tensor([1.3, 0.5, 2.0, 1.0, 1.0, 0.7], dtype=F64, requires_grad=True)
-    got = _value_and_grads(_barron._Rho.apply, x, alpha, scale)
-    want = _value_and_grads(_barron._rho, x, alpha, scale)
+    got = _value_and_grads(_barron.RhoOnePass.apply, x, alpha, scale)
+    want = _value_and_grads(_barron.rho_formula, x, alpha, scale)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
     # at alpha = 2 exactly the closed form z/2 is used, whose alpha-derivative is 0 (documented)
@@ -60,12 +60,12 @@ def test_tensor_alpha_one_pass_matches_plain_formula():
 def test_one_pass_gradcheck_and_double_backward(a):
     x = residuals(n=8, spread=2.0).requires_grad_(True)
     c = torch.tensor(0.8, dtype=F64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x, c: _barron._Rho.apply(x, a, c), (x, c))
-    assert torch.autograd.gradgradcheck(lambda x, c: _barron._Rho.apply(x, a, c), (x, c))
+    assert torch.autograd.gradcheck(lambda x, c: _barron.RhoOnePass.apply(x, a, c), (x, c))
+    assert torch.autograd.gradgradcheck(lambda x, c: _barron.RhoOnePass.apply(x, a, c), (x, c))
     alpha = torch.tensor([a, 0.3] if a != 2 else [1.9, 0.3], dtype=F64, requires_grad=True)
     xs = x.detach().reshape(4, 2).requires_grad_(True)
-    assert torch.autograd.gradcheck(_barron._Rho.apply, (xs, alpha, c))
-    assert torch.autograd.gradgradcheck(_barron._Rho.apply, (xs, alpha, c))
+    assert torch.autograd.gradcheck(_barron.RhoOnePass.apply, (xs, alpha, c))
+    assert torch.autograd.gradgradcheck(_barron.RhoOnePass.apply, (xs, alpha, c))
 
 
 
@@ -95,7 +95,7 @@ def test_one_pass_float32_at_extreme_residuals(a):
 
 @pytest.mark.parametrize("dtype", [F32, F64], ids=["f32", "f64"])
 def test_tensor_alpha_at_saturated_residuals_is_as_exact_as_a_number(dtype):
-    # A tensor alpha (the plain formula, _rho): for negative alpha and residuals far out, rho stays
+    # A tensor alpha (the plain formula, rho_formula): for negative alpha and residuals far out, rho stays
     # at or below its bound |alpha - 2| / |alpha| and d rho / d scale is negative and accurate,
     # as with a number alpha. (Through exprel, L * exprel(a L / 2) cancelled: rho rounded above
     # the bound, and d rho / d scale came out positive, up to +3.6e-5 in float32.)
