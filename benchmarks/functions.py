@@ -53,9 +53,10 @@ def _pseudo_huber(r: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
 
 
 def _log_cosh(r: torch.Tensor) -> torch.Tensor:
-    c = r.clamp(-80.0, 80.0)
-    s = torch.sinh(c * 0.5)
-    return (torch.log1p(2 * s * s) + (r - c).abs()).mean()
+    a = r.abs()
+    m = torch.expm1(a.clamp(max=80.0))
+    u = m / (m + 1)
+    return (torch.log1p(m * u * 0.5) + (a - 80.0).clamp(min=0.0)).mean()
 
 
 #: loss key -> (the Function, the same formula through plain autograd)

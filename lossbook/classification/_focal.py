@@ -287,13 +287,14 @@ class _SoftmaxFocal(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, target, gamma, w):
         idx = target.unsqueeze(1)
-        log_p = F.log_softmax(logits, dim=1)
-        p = log_p.exp()
-        q = p.scatter(1, idx, 0.0).sum(1)  # 1 - p_y, summed over the other classes
-        # log p_y: z_y - logsumexp z (exact where p_y itself underflows), or log1p(-q) where the
-        # prediction is confident and z_y - logsumexp z would cancel
-        log_p_y = torch.where(q < 0.5, torch.log1p(-q), log_p.gather(1, idx).squeeze(1))
-        p_y = log_p_y.exp()
+        p = F.softmax(logits, dim=1)  # one exponential pass (log_softmax, then exp, would be two)
+        p_y = p.gather(1, idx).squeeze(1)
+        # log p_y = (z_y - max z) + log p_max: exact where p_y itself underflows, since p_max >= 1/C
+        # (amax: a reduction without indices is several times faster than max/argmax on a CPU)
+        log_p_y = (logits.gather(1, idx).squeeze(1) - logits.amax(dim=1)).add_(torch.log(p.amax(dim=1)))
+        q = p.scatter_(1, idx, 0.0).sum(1)  # 1 - p_y, summed over the other classes
+        p.scatter_(1, idx, p_y.unsqueeze(1))
+        log_p_y = torch.where(q < 0.5, torch.log1p(-q), log_p_y)
         ratio = torch.where(q > 0, log_p_y / q, -1.0)  # log p_y / (1 - p_y)
         mod = q.pow_(gamma)
         loss = log_p_y.mul_(mod).neg_()
