@@ -111,6 +111,18 @@ def test_notebook_has_one_title(path):
     assert len(headings) == 1, f"{path.name}: expected one '# ' title, found {headings}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercise_solutions_hide_their_output_too(path):
+    # "hide-input" would hide the code but print the answer under the exercise
+    for c in code_cells(load(path)):
+        if text(c).lstrip().startswith("# Solution"):
+            tags = c["metadata"].get("tags", [])
+            assert "hide-cell" in tags and "hide-input" not in tags, (
+                f"{path.name}: a solution cell must be tagged hide-cell (input and output behind a toggle), "
+                f"has {tags}: {text(c)[:60]!r}"
+            )
+
+
 GLUE_ROLE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]+)`")
 
 
