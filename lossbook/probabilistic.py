@@ -36,15 +36,26 @@ def _check_gaussian(mean, target, var, eps, reduction) -> float:
 def _gaussian_terms(mean, target, var, eps):
     """PyTorch's per-element Gaussian NLL (without the constant), and the clamped variance.
 
-    The variance is clamped to ``eps`` as PyTorch does it: on a copy, outside
-    autograd, so the gradient with respect to ``var`` is the gradient at the
-    clamped value (passed straight through). The operations are PyTorch's, in
+    The variance is clamped to ``eps`` as PyTorch does it (PyTorch clamps a
+    copy outside autograd): the gradient with respect to ``var`` is the
+    gradient at the clamped value, passed straight through. The operations are PyTorch's, in
     its order, so the numbers are its to the last bit.
     """
-    var = var.clone()
-    with torch.no_grad():
-        var.clamp_(min=eps)
+    var = _ClampStraightThrough.apply(var, eps)
     return 0.5 * (torch.log(var) + (mean - target) ** 2 / var), var
+
+
+class _ClampStraightThrough(torch.autograd.Function):
+    """``var.clamp(min=eps)`` whose gradient passes through unchanged, as PyTorch's
+    ``gaussian_nll_loss`` clamps a copy under ``torch.no_grad()``: one operation instead of two."""
+
+    @staticmethod
+    def forward(ctx, var: torch.Tensor, eps: float) -> torch.Tensor:
+        return var.clamp(min=eps)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad, None
 
 
 def gaussian_nll(
