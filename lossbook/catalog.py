@@ -123,7 +123,7 @@ RECORDS: tuple[LossRecord, ...] = (
     ),
     _record(
         "probabilistic", "book/regression",
-        key="beta_nll", name="β-NLL (variance-weighted Gaussian NLL)", chinese="β-NLL（β负对数似然）",
+        key="beta_nll", name="Beta-NLL (β-NLL, variance-weighted Gaussian NLL)", chinese="β-NLL（β负对数似然）",
         formula=r"\lfloor\sigma^{2\beta}\rfloor \cdot \tfrac12\bigl(\log\sigma^2 + (\mu - y)^2 / \sigma^2\bigr)",
         task="regression with a predicted variance that still fits the mean in noisy regions", sources=(),
         counterpart=None,
