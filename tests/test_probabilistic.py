@@ -163,6 +163,24 @@ def test_beta_nll_gradients_are_the_papers(beta, dtype):
     torch.testing.assert_close(gv, torch.as_tensor(v**beta * (v - r**2) / (2 * v**2), dtype=dtype), **tol)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta", [0.3, 0.5, 1.0])
+def test_beta_nll_one_pass_equals_autograd_of_the_formula(beta, dtype):
+    # the written-out backward of the one-pass Function against autograd of the plain formula
+    from lossbook.probabilistic import _beta_formula
+
+    mean, target, var = gaussian_data((5, 6), dtype)
+    ours = [x.clone().requires_grad_(True) for x in (mean, target, var)]
+    ref = [x.clone().requires_grad_(True) for x in (mean, target, var)]
+    a = lossbook.beta_nll(*ours, beta=beta, reduction="none")
+    b = _beta_formula(*ref, beta, 1e-6)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == F32 else dict(rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(a, b, **tol)
+    w = torch.rand(a.shape, generator=torch.Generator().manual_seed(1), dtype=F64).to(dtype)
+    for x, y in zip(torch.autograd.grad(a, ours, w), torch.autograd.grad(b, ref, w)):
+        torch.testing.assert_close(x, y, **tol)
+
+
 @pytest.mark.parametrize("full", [False, True])
 def test_gaussian_nll_gradients_equal_pytorchs(full):
     # including the variances below eps: PyTorch passes the gradient straight through its clamp
