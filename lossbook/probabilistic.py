@@ -367,8 +367,10 @@ def quantile(
     :math:`q` per unit and an over-prediction :math:`1 - q`, so the expected
     loss of a constant prediction is smallest where a fraction :math:`q` of
     the targets lies below it: at the :math:`q`-quantile. ``q=0.5`` is half
-    of :func:`lossbook.mae` (the median). At :math:`r = 0` autograd gives the
-    subgradient :math:`1/2 - q`, the mean of the two slopes.
+    of :func:`lossbook.mae` (the median). At :math:`r = 0` the gradient is the
+    subgradient :math:`1/2 - q`, the mean of the two slopes (as autograd of
+    ``torch.maximum`` gives). Computed in one pass as :math:`r\,s` with the
+    slope :math:`s` stored for the backward pass.
     float16/bfloat16 inputs are computed in float32 under ``torch.autocast``.
 
     No PyTorch counterpart; the peer is
@@ -404,5 +406,28 @@ def quantile(
     q = _check_level(q)
     _core.check_pair(pred, target)
     _core.check_reduction(reduction)
-    r = target - pred
-    return _core.reduce(torch.maximum(q * r, (q - 1) * r), reduction)
+    return _core.reduce(_Pinball.apply(pred, target, q), reduction)
+
+
+class _Pinball(torch.autograd.Function):
+    r"""The pinball loss as :math:`r\,s` with the slope :math:`s = q - \tfrac12 + \tfrac12\operatorname{sign}(r)`.
+
+    :math:`s` is :math:`q` for :math:`r > 0`, :math:`q - 1` for :math:`r < 0` and
+    the mean of the two at :math:`r = 0` (what autograd of ``torch.maximum`` gives
+    at the tie); it is stored for the backward pass, which is one product. The
+    slope is piecewise constant, so the backward pass is differentiable as it
+    stands (second derivative 0).
+    """
+
+    @staticmethod
+    def forward(ctx, pred, target, q: float):
+        r = target - pred
+        slope = torch.sign(r).mul_(0.5).add_(q - 0.5)
+        ctx.save_for_backward(slope)
+        return r * slope
+
+    @staticmethod
+    def backward(ctx, grad):
+        (slope,) = ctx.saved_tensors
+        g = grad * slope
+        return (-g if ctx.needs_input_grad[0] else None), (g if ctx.needs_input_grad[1] else None), None
