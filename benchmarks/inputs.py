@@ -254,3 +254,26 @@ def make_arl(s, gen, variant):
 def make_robust(s, gen, variant):
     # timing uses scalar alpha = 1, scale = 1 (the peer's formula needs alpha not in {0, 2})
     return _make_robust(s, gen, variant) if s is not SIZES["accuracy"] else _make_robust_acc(s, gen, variant)
+
+
+def make_gaussian(s, gen, variant):
+    """A mean, a target and a variance. Extreme: a quarter each of variances 0 and 1e-12 (below the
+    clamp), 1e12, and 1 with residuals of ±1e6."""
+    target = _randn(gen, s.n)
+    if variant == "ordinary":
+        var = torch.exp(_randn(gen, s.n))
+        return {"mean": target + var.sqrt() * _randn(gen, s.n), "target": target, "var": var}
+    q = torch.arange(s.n) % 4
+    var = torch.where(q == 0, 0.0, torch.where(q == 1, 1e-12, torch.where(q == 2, 1e12, 1.0))).to(F64)
+    r = torch.where(q == 3, 1e6 * _signs(gen, s.n), _randn(gen, s.n))
+    return {"mean": target + r, "target": target, "var": var}
+
+
+def make_poisson(s, gen, variant):
+    """Log-rates and counts drawn from them. Extreme: log-rates of ±50 and 80, counts 0 and 1e6."""
+    if variant == "ordinary":
+        log_rate = _randn(gen, s.n)
+        return {"input": log_rate, "target": torch.poisson(log_rate.exp(), generator=gen)}
+    q = torch.arange(s.n) % 3
+    log_rate = torch.where(q == 0, -50.0, torch.where(q == 1, 50.0, 80.0)).to(F64)
+    return {"input": log_rate, "target": 1e6 * _bits(gen, s.n)}

@@ -202,3 +202,14 @@ def adaptive_robust(module, x):
     rho = b / alpha * (((x / scale) ** 2 / b + 1) ** (alpha / 2) - 1)
     return (rho + torch.log(scale) + log_partition(alpha)).mean()
 
+
+
+def beta_nll(mean, target, var, beta=0.5):
+    """Seitzer et al.'s reference code (no clamp of the variance)."""
+    loss = 0.5 * ((target - mean) ** 2 / var + var.log())
+    return (loss * var.detach() ** beta).mean()
+
+
+def quantile(pred, target, q=0.5):
+    r = target - pred
+    return torch.maximum(q * r, (q - 1) * r).mean()

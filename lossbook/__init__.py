@@ -30,6 +30,7 @@ from .classification import (
 )
 from .composite import UncertaintyWeighting, weighted_sum
 from .metric import contrastive, triplet
+from .probabilistic import beta_nll, gaussian_nll, poisson_nll, quantile
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
 from .rl import policy_gradient_loss, td_loss
 from .robust import AdaptiveRobustLoss, general_robust
@@ -76,5 +77,9 @@ __all__ = sorted(
         "UncertaintyWeighting",
         "general_robust",
         "AdaptiveRobustLoss",
+        "gaussian_nll",
+        "beta_nll",
+        "poisson_nll",
+        "quantile",
     ]
 )

@@ -12,7 +12,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import adversarial, boxes, classification, composite, metric, regression, rl, robust, segmentation
+from . import adversarial, boxes, classification, composite, metric, probabilistic, regression, rl, robust, segmentation
 
 __all__ = ["LossRecord", "RECORDS", "TERMS", "get", "keys", "by_family", "to_markdown", "inputs"]
 
@@ -45,6 +45,7 @@ class LossRecord:
 
 _MODULES = {
     "regression": regression,
+    "probabilistic": probabilistic,
     "classification": classification,
     "metric": metric,
     "boxes": boxes,
@@ -111,6 +112,38 @@ RECORDS: tuple[LossRecord, ...] = (
         formula=r"\log\cosh(\hat y - y)", task="regression, robust and smooth",
         sources=(), counterpart=None,
         paper="Saleh and Saleh (2022), Statistical properties of the log-cosh loss",
+    ),
+    _record(
+        "probabilistic", "book/regression",
+        key="gaussian_nll", name="Gaussian negative log-likelihood", chinese="高斯负对数似然",
+        formula=r"\tfrac12\bigl(\log\sigma^2 + (\mu - y)^2 / \sigma^2\bigr)",
+        task="regression with a predicted variance (heteroscedastic uncertainty)", sources=(),
+        counterpart="torch.nn.functional.gaussian_nll_loss",
+        paper="Nix and Weigend (1994), Estimating the mean and variance of the target probability distribution",
+    ),
+    _record(
+        "probabilistic", "book/regression",
+        key="beta_nll", name="Beta-NLL (β-NLL, variance-weighted Gaussian NLL)", chinese="β-NLL（β负对数似然）",
+        formula=r"\lfloor\sigma^{2\beta}\rfloor \cdot \tfrac12\bigl(\log\sigma^2 + (\mu - y)^2 / \sigma^2\bigr)",
+        task="regression with a predicted variance that still fits the mean in noisy regions", sources=(),
+        counterpart=None,
+        paper="Seitzer et al. (2022), On the Pitfalls of Heteroscedastic Uncertainty Estimation with Probabilistic Neural Networks",
+    ),
+    _record(
+        "probabilistic", "book/regression",
+        key="poisson_nll", name="Poisson negative log-likelihood", chinese="泊松负对数似然",
+        formula=r"e^{x} - y\,x \quad (x = \log\lambda)",
+        task="regression of counts (events, photons, clicks)", sources=(),
+        counterpart="torch.nn.functional.poisson_nll_loss",
+        paper="Nelder and Wedderburn (1972), Generalized Linear Models",
+    ),
+    _record(
+        "probabilistic", "book/regression",
+        key="quantile", name="Quantile (pinball) loss", chinese="分位数损失",
+        formula=r"\max\bigl(q\,(y - \hat y),\ (q - 1)(y - \hat y)\bigr)",
+        task="quantile regression, prediction intervals", sources=(),
+        counterpart=None,
+        paper="Koenker and Bassett (1978), Regression Quantiles",
     ),
     _record(
         "classification", "book/probabilities",

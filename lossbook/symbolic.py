@@ -1,7 +1,8 @@
 """Symbolic (sympy) forms of the losses that are scalar functions of one variable.
 
-The variable is the residual ``r`` for regression losses and the general
-robust loss, the probability
+The variable is the residual ``r`` for regression losses, the Gaussian
+negative log-likelihood, the quantile loss and the general
+robust loss, the log-rate ``x`` for the Poisson negative log-likelihood, the probability
 ``p`` or the logit ``x`` for binary cross-entropy and focal loss, and the
 score ``s`` for the hinge; targets and hyperparameters are parameters.
 
@@ -25,7 +26,7 @@ import sympy as sp
 
 __all__ = [
     "SymbolicLoss", "form", "keys", "rmse_form",
-    "r", "delta", "beta", "x", "p", "s", "t", "m", "alpha", "gamma", "shape", "c", "sigmoid",
+    "r", "delta", "beta", "x", "p", "s", "t", "m", "alpha", "gamma", "shape", "c", "q", "v", "sigmoid",
 ]
 
 #: The residual :math:`r = \hat y - y`.
@@ -50,6 +51,10 @@ gamma = sp.Symbol("gamma", nonnegative=True)
 #: Barron's general robust loss: the shape (any real; 0 and 2 are limits) and the scale.
 shape = sp.Symbol("alpha", real=True, nonzero=True)
 c = sp.Symbol("c", positive=True)
+#: Quantile level of the quantile loss, in (0, 1).
+q = sp.Symbol("q", positive=True)
+#: Predicted variance of the Gaussian negative log-likelihood.
+v = sp.Symbol("v", positive=True)
 
 
 def sigmoid(z: sp.Expr) -> sp.Expr:
@@ -123,6 +128,13 @@ def _forms() -> dict[str, SymbolicLoss]:
             "pseudo_huber", delta**2 * (sp.sqrt(1 + (r / delta) ** 2) - 1), r, {"delta": delta}
         ),
         "log_cosh": SymbolicLoss("log_cosh", sp.log(sp.cosh(r)), r),
+        # probabilistic regression, in the residual r = mean - target (quantile: r = pred - target,
+        # so the pinball's target - pred is -r) and, for Poisson, in the log-rate x with the count t
+        "gaussian_nll": SymbolicLoss("gaussian_nll", (sp.log(v) + r**2 / v) / 2, r, {"var": v}),
+        "quantile": SymbolicLoss(
+            "quantile", sp.Piecewise((-q * r, r < 0), ((1 - q) * r, True)), r, {"q": q}
+        ),
+        "poisson_nll": SymbolicLoss("poisson_nll", sp.exp(x) - t * x, x, {"target": t}),
         "binary_cross_entropy": SymbolicLoss(
             "binary_cross_entropy", -(t * sp.log(p) + (1 - t) * sp.log(1 - p)), p, {"t": t}
         ),
