@@ -2,7 +2,7 @@
 
     python benchmarks/functions.py [--repeats N] [--out PATH]
 
-Seven losses compute their value and gradient in a hand-written
+Several losses compute their value and gradient in a hand-written
 ``torch.autograd.Function`` instead of letting autograd record the formula
 operation by operation. A Function is more code to read and to keep right, so
 it stays only where it is faster. For each, this times forward + backward of
@@ -59,6 +59,18 @@ def _log_cosh(r: torch.Tensor) -> torch.Tensor:
     return (torch.log1p(m * u * 0.5) + (a - 80.0).clamp(min=0.0)).mean()
 
 
+def _beta_nll(mean: torch.Tensor, target: torch.Tensor, var: torch.Tensor, beta: float = 0.5) -> torch.Tensor:
+    v = var.clone()
+    with torch.no_grad():
+        v.clamp_(min=1e-6)
+    return (0.5 * (torch.log(v) + (mean - target) ** 2 / v) * v.detach() ** beta).mean()
+
+
+def _pinball(pred: torch.Tensor, target: torch.Tensor, q: float) -> torch.Tensor:
+    r = target - pred
+    return torch.maximum(q * r, (q - 1) * r).mean()
+
+
 #: loss key -> (the Function, the same formula through plain autograd)
 PLAIN = {
     "rmse": ("_Root", lambda t: _safe_sqrt(torch.nn.functional.mse_loss(t["pred"], t["target"]))),
@@ -69,6 +81,8 @@ PLAIN = {
                       lambda t: _focal._softmax_focal_autograd(t["logits"], t["target"], 2.0, None).mean()),
     "dice_loss": ("_Dice", lambda t: segmentation._dice_formula(
         t["probs"].flatten(1), t["target"].flatten(1), 1.0).mean()),
+    "beta_nll": ("_BetaNLL", lambda t: _beta_nll(t["mean"], t["target"], t["var"])),
+    "quantile": ("_Pinball", lambda t: _pinball(t["pred"], t["target"], 0.9)),
     "general_robust": ("RhoOnePass", lambda t: _barron.rho_formula(
         t["x"], t["x"].new_tensor(1.0), t["x"].new_tensor(1.0)).mean()),
 }

@@ -41,21 +41,10 @@ def _gaussian_terms(mean, target, var, eps):
     gradient at the clamped value, passed straight through. The operations are PyTorch's, in
     its order, so the numbers are its to the last bit.
     """
-    var = _ClampStraightThrough.apply(var, eps)
+    var = var.clone()  # PyTorch's way: clamp a copy outside autograd, the gradient passes through
+    with torch.no_grad():
+        var.clamp_(min=eps)
     return 0.5 * (torch.log(var) + (mean - target) ** 2 / var), var
-
-
-class _ClampStraightThrough(torch.autograd.Function):
-    """``var.clamp(min=eps)`` whose gradient passes through unchanged, as PyTorch's
-    ``gaussian_nll_loss`` clamps a copy under ``torch.no_grad()``: one operation instead of two."""
-
-    @staticmethod
-    def forward(ctx, var: torch.Tensor, eps: float) -> torch.Tensor:
-        return var.clamp(min=eps)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return grad, None
 
 
 def gaussian_nll(
