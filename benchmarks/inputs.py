@@ -254,3 +254,31 @@ def make_arl(s, gen, variant):
 def make_robust(s, gen, variant):
     # timing uses scalar alpha = 1, scale = 1 (the peer's formula needs alpha not in {0, 2})
     return _make_robust(s, gen, variant) if s is not SIZES["accuracy"] else _make_robust_acc(s, gen, variant)
+
+
+def make_distill(s, gen, variant):
+    """Student and teacher logits (rows, classes); extreme: one logit of ±1e4 per row, the
+    teacher's equal to the student's (identical distributions) in every other row."""
+    student, _ = _class_logits(s, gen, variant)
+    teacher, _ = _class_logits(s, gen, variant)
+    if variant == "extreme":
+        same = (torch.arange(s.rows) % 2 == 0).unsqueeze(1)
+        teacher = torch.where(same, student, teacher)
+    return {"student_logits": student, "teacher_logits": teacher}
+
+
+def make_preference(s, gen, variant):
+    """Per-response log-probabilities (rows,) of the policy and the reference, chosen and rejected;
+    extreme: log-probability differences of ±1e3 (log-probabilities 0 and -1e3)."""
+    if variant == "ordinary":
+        lp = [-(1 + 4 * _rand(gen, s.rows)) for _ in range(4)]
+    else:
+        bits = _bits(gen, s.rows)
+        lp = [-1e3 * bits, -1e3 * (1 - bits), -_rand(gen, s.rows), -_rand(gen, s.rows)]
+    return dict(zip(("policy_chosen", "policy_rejected", "ref_chosen", "ref_rejected"), lp))
+
+
+def make_simpo(s, gen, variant):
+    """Length-averaged log-probabilities (rows,) of the chosen and the rejected response."""
+    t = make_preference(s, gen, variant)
+    return {"chosen": t["policy_chosen"], "rejected": t["policy_rejected"]}
