@@ -277,3 +277,31 @@ def make_poisson(s, gen, variant):
     q = torch.arange(s.n) % 3
     log_rate = torch.where(q == 0, -50.0, torch.where(q == 1, 50.0, 80.0)).to(F64)
     return {"input": log_rate, "target": 1e6 * _bits(gen, s.n)}
+
+
+def make_distill(s, gen, variant):
+    """Student and teacher logits (rows, classes); extreme: one logit of ±1e4 per row, the
+    teacher's equal to the student's (identical distributions) in every other row."""
+    student, _ = _class_logits(s, gen, variant)
+    teacher, _ = _class_logits(s, gen, variant)
+    if variant == "extreme":
+        same = (torch.arange(s.rows) % 2 == 0).unsqueeze(1)
+        teacher = torch.where(same, student, teacher)
+    return {"student_logits": student, "teacher_logits": teacher}
+
+
+def make_preference(s, gen, variant):
+    """Per-response log-probabilities (rows,) of the policy and the reference, chosen and rejected;
+    extreme: log-probability differences of ±1e3 (log-probabilities 0 and -1e3)."""
+    if variant == "ordinary":
+        lp = [-(1 + 4 * _rand(gen, s.rows)) for _ in range(4)]
+    else:
+        bits = _bits(gen, s.rows)
+        lp = [-1e3 * bits, -1e3 * (1 - bits), -_rand(gen, s.rows), -_rand(gen, s.rows)]
+    return dict(zip(("policy_chosen", "policy_rejected", "ref_chosen", "ref_rejected"), lp))
+
+
+def make_simpo(s, gen, variant):
+    """Length-averaged log-probabilities (rows,) of the chosen and the rejected response."""
+    t = make_preference(s, gen, variant)
+    return {"chosen": t["policy_chosen"], "rejected": t["policy_rejected"]}

@@ -213,3 +213,34 @@ def beta_nll(mean, target, var, beta=0.5):
 def quantile(pred, target, q=0.5):
     r = target - pred
     return torch.maximum(q * r, (q - 1) * r).mean()
+
+
+def distillation_kl(student, teacher, temperature=1.0):
+    t = temperature
+    return t**2 * F.kl_div(F.log_softmax(student / t, 1), F.log_softmax(teacher.detach() / t, 1),
+                           log_target=True, reduction="batchmean")
+
+
+def jsd(student, teacher, beta=0.5, temperature=1.0):
+    """The generalised JSD written out: probabilities, their mixture, two KL divergences."""
+    t = temperature
+    ps, pt = F.softmax(student / t, 1), F.softmax(teacher.detach() / t, 1)
+    m = beta * pt + (1 - beta) * ps
+    kl = lambda p: (torch.xlogy(p, p) - torch.xlogy(p, m)).sum(1)  # noqa: E731  (0 log 0 = 0)
+    return t**2 * (beta * kl(pt) + (1 - beta) * kl(ps)).mean()
+
+
+def _margin(pc, pr, rc, rr):
+    return (pc - rc.detach()) - (pr - rr.detach())
+
+
+def dpo_loss(pc, pr, rc, rr, beta=0.1):
+    return -F.logsigmoid(beta * _margin(pc, pr, rc, rr)).mean()
+
+
+def ipo_loss(pc, pr, rc, rr, beta=0.1):
+    return ((_margin(pc, pr, rc, rr) - 1 / (2 * beta)) ** 2).mean()
+
+
+def simpo_loss(chosen, rejected, beta=2.0, gamma=1.0):
+    return -F.logsigmoid(beta * (chosen - rejected) - gamma).mean()

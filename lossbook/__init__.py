@@ -31,6 +31,7 @@ from .classification import (
 from .composite import UncertaintyWeighting, weighted_sum
 from .metric import contrastive, triplet
 from .probabilistic import beta_nll, gaussian_nll, poisson_nll, quantile
+from .post_training import distillation_kl, dpo_loss, ipo_loss, jsd, simpo_loss
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
 from .rl import policy_gradient_loss, td_loss
 from .robust import AdaptiveRobustLoss, general_robust
@@ -73,6 +74,11 @@ __all__ = sorted(
         "wasserstein_generator_loss",
         "policy_gradient_loss",
         "td_loss",
+        "distillation_kl",
+        "dpo_loss",
+        "ipo_loss",
+        "jsd",
+        "simpo_loss",
         "weighted_sum",
         "UncertaintyWeighting",
         "general_robust",

@@ -12,7 +12,19 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import adversarial, boxes, classification, composite, metric, probabilistic, regression, rl, robust, segmentation
+from . import (
+    adversarial,
+    boxes,
+    classification,
+    composite,
+    metric,
+    post_training,
+    probabilistic,
+    regression,
+    rl,
+    robust,
+    segmentation,
+)
 
 __all__ = ["LossRecord", "RECORDS", "TERMS", "get", "keys", "by_family", "to_markdown", "inputs"]
 
@@ -52,6 +64,7 @@ _MODULES = {
     "segmentation": segmentation,
     "adversarial": adversarial,
     "rl": rl,
+    "post_training": post_training,
     "composite": composite,
     "robust": robust,
 }
@@ -324,6 +337,46 @@ RECORDS: tuple[LossRecord, ...] = (
         task="reinforcement learning: learn values or Q-values", sources=("002",),
         counterpart="torch.nn.functional.mse_loss",
         paper="Sutton (1988), temporal differences; Mnih et al. (2015), DQN (Huber form)",
+    ),
+    _record(
+        "post_training", "book/post_training",
+        key="distillation_kl", name="Knowledge-distillation KL divergence", chinese="蒸馏 KL 散度",
+        formula=r"T^2 \sum_c p^t_c \,(\log p^t_c - \log p^s_c),\ p = \mathrm{softmax}(z / T)",
+        task="knowledge distillation: a student matches a teacher's softened distribution", sources=(),
+        counterpart=None,
+        paper="Hinton, Vinyals and Dean (2015), Distilling the Knowledge in a Neural Network",
+    ),
+    _record(
+        "post_training", "book/post_training",
+        key="jsd", name="Generalised Jensen–Shannon divergence (GKD)", chinese="广义 Jensen–Shannon 散度",
+        formula=r"T^2\bigl(\beta\,\mathrm{KL}(p^t \| m) + (1-\beta)\,\mathrm{KL}(p^s \| m)\bigr),\ m = \beta p^t + (1-\beta) p^s",
+        task="knowledge distillation of language models, between forward and reverse KL", sources=(),
+        counterpart=None,
+        paper="Agarwal et al. (2024), On-Policy Distillation of Language Models (GKD)",
+    ),
+    _record(
+        "post_training", "book/post_training",
+        key="dpo_loss", name="Direct Preference Optimisation (DPO) loss", chinese="DPO 直接偏好优化损失",
+        formula=r"-\log\sigma\Bigl(\beta\log\frac{\pi(y_w)}{\pi_{\mathrm{ref}}(y_w)} - \beta\log\frac{\pi(y_l)}{\pi_{\mathrm{ref}}(y_l)}\Bigr)",
+        task="preference optimisation of a language model against a reference", sources=(),
+        counterpart=None,
+        paper="Rafailov et al. (2023), Direct Preference Optimization",
+    ),
+    _record(
+        "post_training", "book/post_training",
+        key="ipo_loss", name="Identity Preference Optimisation (IPO) loss", chinese="IPO 身份偏好优化损失",
+        formula=r"\Bigl(\log\frac{\pi(y_w)}{\pi_{\mathrm{ref}}(y_w)} - \log\frac{\pi(y_l)}{\pi_{\mathrm{ref}}(y_l)} - \frac{1}{2\beta}\Bigr)^2",
+        task="preference optimisation with a bounded margin", sources=(),
+        counterpart=None,
+        paper="Azar et al. (2023), A General Theoretical Paradigm to Understand Learning from Human Preferences",
+    ),
+    _record(
+        "post_training", "book/post_training",
+        key="simpo_loss", name="Simple Preference Optimisation (SimPO) loss", chinese="SimPO 简单偏好优化损失",
+        formula=r"-\log\sigma\bigl(\beta(\bar c - \bar r) - \gamma\bigr)",
+        task="reference-free preference optimisation on length-averaged log-probabilities", sources=(),
+        counterpart=None,
+        paper="Meng, Xia and Chen (2024), SimPO: Simple Preference Optimization with a Reference-Free Reward",
     ),
     _record(
         "composite", "book/combining",
