@@ -33,7 +33,7 @@ from .metric import contrastive, triplet
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
 from .rl import policy_gradient_loss, td_loss
 from .robust import AdaptiveRobustLoss, general_robust
-from .segmentation import dice_loss
+from .segmentation import dice_loss, focal_tversky_loss, lovasz_hinge, tversky_loss
 
 __version__ = "0.1.0"
 
@@ -43,6 +43,9 @@ __all__ = sorted(
         "ciou_loss",
         "contrastive",
         "dice_loss",
+        "focal_tversky_loss",
+        "lovasz_hinge",
+        "tversky_loss",
         "diou_loss",
         "giou_loss",
         "iou_loss",
