@@ -222,6 +222,15 @@ def make_pg(s, gen, variant):
     return {"log_probs": -1e4 * _bits(gen, s.n), "advantages": 1e6 * _randn(gen, s.n)}
 
 
+def make_ppo(s, gen, variant):
+    old = -_rand(gen, s.n) * 3
+    if variant == "ordinary":  # log-ratios of a few tenths: both sides of the clip
+        return {"log_probs": old + 0.3 * _randn(gen, s.n), "old_log_probs": old, "advantages": _randn(gen, s.n)}
+    # log-ratios of ±50 and ±1e4, advantages of scale 1e6
+    diff = torch.tensor([50.0, -50.0, 1e4, -1e4], dtype=F64).repeat(s.n // 4 + 1)[: s.n]
+    return {"log_probs": old + diff, "old_log_probs": old, "advantages": 1e6 * _randn(gen, s.n)}
+
+
 def make_td(s, gen, variant):
     scale = 1.0 if variant == "ordinary" else 1e6
     return {

@@ -198,6 +198,13 @@ def gradient_penalty(critic, real, fake, generator=None):
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
+def ppo_clip_loss(log_probs, old_log_probs, advantages, clip=0.2):
+    """The clipped surrogate as PPO implementations write it (ratio without the cap)."""
+    ratio = torch.exp(log_probs - old_log_probs.detach())
+    a = advantages.detach()
+    return -torch.min(ratio * a, torch.clamp(ratio, 1 - clip, 1 + clip) * a).mean()
+
+
 def td_loss(values, rewards, next_values, done, gamma=0.99):
     target = (rewards + gamma * (1 - done.float()) * next_values).detach()
     return F.mse_loss(values, target)

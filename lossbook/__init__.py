@@ -31,7 +31,7 @@ from .classification import (
 from .composite import UncertaintyWeighting, weighted_sum
 from .metric import contrastive, triplet
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
-from .rl import policy_gradient_loss, td_loss
+from .rl import policy_gradient_loss, ppo_clip_loss, td_loss
 from .robust import AdaptiveRobustLoss, general_robust
 from .segmentation import dice_loss, focal_tversky_loss, lovasz_hinge, tversky_loss
 
@@ -74,6 +74,7 @@ __all__ = sorted(
         "wasserstein_critic_loss",
         "wasserstein_generator_loss",
         "policy_gradient_loss",
+        "ppo_clip_loss",
         "td_loss",
         "weighted_sum",
         "UncertaintyWeighting",

@@ -307,6 +307,13 @@ RECORDS: tuple[LossRecord, ...] = (
     ),
     _record(
         "rl", "book/reinforcement",
+        key="ppo_clip_loss", name="PPO clipped surrogate loss", chinese="PPO 截断替代目标损失",
+        formula=r"-\min\bigl(r A,\ \mathrm{clip}(r, 1 - \epsilon, 1 + \epsilon) A\bigr),\ r = \pi_\theta / \pi_{\theta_{old}}",
+        task="reinforcement learning: several policy updates per batch", sources=(), counterpart=None,
+        paper="Schulman et al. (2017), Proximal Policy Optimization Algorithms",
+    ),
+    _record(
+        "rl", "book/reinforcement",
         key="td_loss", name="Temporal-difference (TD) loss", chinese="时序差分损失",
         formula=r"\bigl(V(s) - [r + \gamma (1 - d) V(s')]\bigr)^2",
         task="reinforcement learning: learn values or Q-values", sources=("002",),
