@@ -178,6 +178,30 @@ def make_dice(s, gen, variant):
     return {"probs": probs, "target": target}
 
 
+def make_overlap(s, gen, variant):
+    """Tversky and focal Tversky: soft probabilities, or 0/1 ones with empty and all-ones masks."""
+    if variant == "ordinary":
+        return {"probs": _rand(gen, *s.mask), "target": _bits(gen, *s.mask)}
+    probs, target = _bits(gen, *s.mask), _bits(gen, *s.mask)
+    q = max(s.mask[0] // 4, 1)
+    target[:q] = 0  # empty target masks
+    probs[:q // 2 + 1] = 0  # some of them: both masks empty
+    target[q:2 * q] = 1  # all-ones target masks
+    probs[q:q + q // 2 + 1] = 1  # some of them: a perfect all-ones prediction
+    return {"probs": probs, "target": target}
+
+
+def make_lovasz(s, gen, variant):
+    """Lovász hinge: logits (continuous, so no ties) and 0/1 targets; logits of ±1e4 and empty masks."""
+    target = _bits(gen, *s.mask)
+    if variant == "ordinary":
+        return {"logits": 2 * _randn(gen, *s.mask), "target": target}
+    logits = 1e4 * _randn(gen, *s.mask)
+    target[: max(s.mask[0] // 4, 1)] = 0  # empty target masks
+    target[-1] = 1  # an all-ones mask
+    return {"logits": logits, "target": target}
+
+
 def make_real_fake(s, gen, variant):
     scale = 1.0 if variant == "ordinary" else 1e4
     return {"real": scale * _randn(gen, s.n), "fake": scale * _randn(gen, s.n)}
@@ -196,6 +220,15 @@ def make_pg(s, gen, variant):
     if variant == "ordinary":
         return {"log_probs": -_rand(gen, s.n) * 3, "advantages": _randn(gen, s.n)}
     return {"log_probs": -1e4 * _bits(gen, s.n), "advantages": 1e6 * _randn(gen, s.n)}
+
+
+def make_ppo(s, gen, variant):
+    old = -_rand(gen, s.n) * 3
+    if variant == "ordinary":  # log-ratios of a few tenths: both sides of the clip
+        return {"log_probs": old + 0.3 * _randn(gen, s.n), "old_log_probs": old, "advantages": _randn(gen, s.n)}
+    # log-ratios of ±50 and ±1e4, advantages of scale 1e6
+    diff = torch.tensor([50.0, -50.0, 1e4, -1e4], dtype=F64).repeat(s.n // 4 + 1)[: s.n]
+    return {"log_probs": old + diff, "old_log_probs": old, "advantages": 1e6 * _randn(gen, s.n)}
 
 
 def make_td(s, gen, variant):

@@ -156,6 +156,30 @@ def dice_loss(probs, target, smooth=1.0):
     return (1 - (2 * (p * t).sum(1) + smooth) / (p.sum(1) + t.sum(1) + smooth)).mean()
 
 
+def tversky_loss(probs, target, alpha=0.5, beta=0.5, smooth=1.0):
+    p, t = probs.flatten(1), target.flatten(1)
+    tp, fp, fn = (p * t).sum(1), (p * (1 - t)).sum(1), ((1 - p) * t).sum(1)
+    return (1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)).mean()
+
+
+def focal_tversky_loss(probs, target, alpha=0.3, beta=0.7, gamma=0.75, smooth=1.0):
+    p, t = probs.flatten(1), target.flatten(1)
+    tp, fp, fn = (p * t).sum(1), (p * (1 - t)).sum(1), ((1 - p) * t).sum(1)
+    return ((1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)) ** gamma).mean()
+
+
+def lovasz_hinge(logits, target):
+    """Berman et al.'s lovasz_hinge(per_image=True), written out: sort the hinge errors, dot with
+    the Jaccard gradient of the sorted ground truth (lovasz_grad), per sample, then the mean."""
+    f, t = logits.flatten(1), target.flatten(1)
+    errors_sorted, order = torch.sort(1 - f * (2 * t - 1), dim=1, descending=True)
+    gt = t.gather(1, order)
+    gts = gt.sum(1, keepdim=True)
+    jaccard = 1 - (gts - gt.cumsum(1)) / (gts + (1 - gt).cumsum(1))
+    grad = torch.cat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], dim=1)
+    return (F.relu(errors_sorted) * grad).sum(1).mean()
+
+
 def gan_discriminator_loss(real, fake):
     return F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(
         fake, torch.zeros_like(fake)
@@ -172,6 +196,13 @@ def gradient_penalty(critic, real, fake, generator=None):
     x_hat = (u * real.detach() + (1 - u) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def ppo_clip_loss(log_probs, old_log_probs, advantages, clip=0.2):
+    """The clipped surrogate as PPO implementations write it (ratio without the cap)."""
+    ratio = torch.exp(log_probs - old_log_probs.detach())
+    a = advantages.detach()
+    return -torch.min(ratio * a, torch.clamp(ratio, 1 - clip, 1 + clip) * a).mean()
 
 
 def td_loss(values, rewards, next_values, done, gamma=0.99):

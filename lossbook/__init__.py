@@ -33,9 +33,9 @@ from .metric import contrastive, triplet
 from .probabilistic import beta_nll, gaussian_nll, poisson_nll, quantile
 from .post_training import distillation_kl, dpo_loss, ipo_loss, jsd, simpo_loss
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
-from .rl import policy_gradient_loss, td_loss
+from .rl import policy_gradient_loss, ppo_clip_loss, td_loss
 from .robust import AdaptiveRobustLoss, general_robust
-from .segmentation import dice_loss
+from .segmentation import dice_loss, focal_tversky_loss, lovasz_hinge, tversky_loss
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,9 @@ __all__ = sorted(
         "ciou_loss",
         "contrastive",
         "dice_loss",
+        "focal_tversky_loss",
+        "lovasz_hinge",
+        "tversky_loss",
         "diou_loss",
         "giou_loss",
         "iou_loss",
@@ -73,6 +76,7 @@ __all__ = sorted(
         "wasserstein_critic_loss",
         "wasserstein_generator_loss",
         "policy_gradient_loss",
+        "ppo_clip_loss",
         "td_loss",
         "distillation_kl",
         "dpo_loss",

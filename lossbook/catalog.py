@@ -285,6 +285,27 @@ RECORDS: tuple[LossRecord, ...] = (
         paper="Dice (1945); Milletari et al. (2016), V-Net",
     ),
     _record(
+        "segmentation", "book/boxes_and_masks",
+        key="tversky_loss", name="Tversky loss", chinese="Tversky 损失",
+        formula=r"1 - \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}",
+        task="segmentation: trade false positives against false negatives", sources=(), counterpart=None,
+        paper="Salehi et al. (2017), Tversky loss function for image segmentation",
+    ),
+    _record(
+        "segmentation", "book/boxes_and_masks",
+        key="focal_tversky_loss", name="Focal Tversky loss", chinese="焦点 Tversky 损失",
+        formula=r"\Bigl(1 - \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}\Bigr)^{\gamma}",
+        task="segmentation of small lesions", sources=(), counterpart=None,
+        paper="Abraham and Khan (2019), A novel focal Tversky loss function",
+    ),
+    _record(
+        "segmentation", "book/boxes_and_masks",
+        key="lovasz_hinge", name="Lovász hinge loss", chinese="Lovász 铰链损失",
+        formula=r"\sum_k \max(0, e_{\pi_k})\,\bigl(\Delta_J(\pi_{1..k}) - \Delta_J(\pi_{1..k-1})\bigr)",
+        task="binary segmentation: optimise the IoU (Jaccard index)", sources=(), counterpart=None,
+        paper="Berman, Triki and Blaschko (2018), The Lovász-Softmax loss",
+    ),
+    _record(
         "adversarial", "book/adversarial",
         key="gan_discriminator_loss", name="GAN discriminator loss", chinese="GAN判别器损失",
         formula=r"-\log D(x) - \log(1 - D(G(z)))",
@@ -329,6 +350,13 @@ RECORDS: tuple[LossRecord, ...] = (
         formula=r"-\log \pi_\theta(a \mid s)\, A",
         task="reinforcement learning: train a policy", sources=("002",), counterpart=None,
         paper="Williams (1992), REINFORCE; Sutton et al. (2000), policy gradient theorem",
+    ),
+    _record(
+        "rl", "book/reinforcement",
+        key="ppo_clip_loss", name="PPO clipped surrogate loss", chinese="PPO 截断替代目标损失",
+        formula=r"-\min\bigl(r A,\ \mathrm{clip}(r, 1 - \epsilon, 1 + \epsilon) A\bigr),\ r = \pi_\theta / \pi_{\theta_{old}}",
+        task="reinforcement learning: several policy updates per batch", sources=(), counterpart=None,
+        paper="Schulman et al. (2017), Proximal Policy Optimization Algorithms",
     ),
     _record(
         "rl", "book/reinforcement",

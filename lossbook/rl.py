@@ -1,5 +1,5 @@
-r"""Losses of reinforcement learning: the policy-gradient surrogate and the
-temporal-difference (TD) loss.
+r"""Losses of reinforcement learning: the policy-gradient surrogate, PPO's clipped
+surrogate and the temporal-difference (TD) loss.
 
 Neither compares a prediction with a fixed target. The policy-gradient loss
 is a *surrogate*: a function whose gradient is an estimate of the gradient of
@@ -16,7 +16,11 @@ import torch.nn.functional as F
 
 from . import _core
 
-__all__ = ["policy_gradient_loss", "td_loss"]
+__all__ = ["policy_gradient_loss", "ppo_clip_loss", "td_loss"]
+
+#: The log-ratio log_probs - old_log_probs is capped at this inside ppo_clip_loss: exp(50) = 5.2e21
+#: is finite in float32, and far beyond any ratio the clip lets an update reach.
+_MAX_LOG_RATIO = 50.0
 
 
 @_core.float32_under_autocast
@@ -74,6 +78,85 @@ def policy_gradient_loss(
     _core.check_pair(log_probs, advantages, ("log_probs", "advantages"))
     weighted = log_probs * advantages.detach()
     return -weighted if reduction == "none" else -_core.reduce(weighted, reduction)
+
+
+@_core.float32_under_autocast
+def ppo_clip_loss(
+    log_probs: torch.Tensor,
+    old_log_probs: torch.Tensor,
+    advantages: torch.Tensor,
+    *,
+    clip: float = 0.2,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""PPO's clipped surrogate loss: the policy-gradient surrogate with the probability ratio clipped.
+
+    For each sampled action, with the probability ratio
+    :math:`r_t = \pi_\theta(a_t \mid s_t) / \pi_{\theta_{old}}(a_t \mid s_t) = \exp(\log\pi_\theta - \log\pi_{\theta_{old}})`
+    and the advantage :math:`A_t`,
+
+    .. math:: \ell_t = -\min\bigl(r_t A_t,\; \operatorname{clip}(r_t, 1 - \epsilon, 1 + \epsilon)\,A_t\bigr).
+
+    The old log-probabilities and the advantages are detached. Inside the
+    clip range the loss is :math:`-r_t A_t`, whose gradient at
+    :math:`r_t = 1` is that of :func:`policy_gradient_loss`; once the ratio
+    has moved past :math:`1 + \epsilon` for a positive advantage, or below
+    :math:`1 - \epsilon` for a negative one, the loss is flat and its
+    gradient 0, so that several epochs of updates on one batch cannot push
+    the policy far from the one that collected it. On the other side
+    (ratio above :math:`1 + \epsilon` with a negative advantage, below
+    :math:`1 - \epsilon` with a positive one) nothing is clipped: the
+    minimum keeps the pessimistic term. The log-ratio is capped at 50
+    inside (a ratio of :math:`e^{50} \approx 5 \times 10^{21}`), so that the
+    value and the gradient stay finite in float32 and float64 for any finite
+    log-probabilities; below the cap the loss is exactly the formula, and
+    beyond it the gradient is 0. ``reduction`` averages or sums over the
+    actions.
+
+    No PyTorch counterpart; it equals ``-torch.min(ratio * A, ratio.clamp(1 - clip,
+    1 + clip) * A)`` with ``ratio = torch.exp(log_probs - old_log_probs.detach())``
+    and ``A = advantages.detach()``, reduced as asked.
+
+    Args:
+        log_probs: log-probabilities of the actions taken under the current
+            policy (with gradient).
+        old_log_probs: their log-probabilities under the policy that
+            collected the batch, the same shape (detached here).
+        advantages: their advantages, the same shape (detached here).
+        clip: :math:`\epsilon`, in (0, 1).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        A scalar, or for ``"none"`` a tensor of the inputs' shape.
+
+    Shape:
+        log_probs: ``(N,)`` or any shape ``(N, *)``.
+        old_log_probs, advantages: the same shape.
+
+    References:
+        J. Schulman, F. Wolski, P. Dhariwal, A. Radford and O. Klimov,
+        "Proximal Policy Optimization Algorithms", arXiv:1707.06347, 2017.
+
+    Example:
+        >>> import torch
+        >>> import lossbook
+        >>> old, advantages = torch.log(torch.tensor([0.5, 0.5])), torch.tensor([1.0, -1.0])
+        >>> new = torch.log(torch.tensor([0.75, 0.75]))  # ratio 1.5 for both
+        >>> lossbook.ppo_clip_loss(new, old, advantages, reduction="none")  # -1.2 (clipped), +1.5 (not)
+        tensor([-1.2000,  1.5000])
+    """
+    _core.check_reduction(reduction)
+    eps = _core.check_positive(clip, "clip")
+    if not eps < 1:
+        raise ValueError(f"clip must be in (0, 1), got {clip}")
+    clip = eps
+    _core.check_pair(log_probs, old_log_probs, ("log_probs", "old_log_probs"))
+    _core.check_pair(log_probs, advantages, ("log_probs", "advantages"))
+    a = advantages.detach()
+    # capped: exp(+1e4) would be inf, and inf * 0 a NaN gradient on the clipped side
+    ratio = torch.exp((log_probs - old_log_probs.detach()).clamp(max=_MAX_LOG_RATIO))
+    surrogate = torch.minimum(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a)
+    return -surrogate if reduction == "none" else -_core.reduce(surrogate, reduction)
 
 
 def td_loss(

@@ -4,7 +4,9 @@ properties (what is detached, what the surrogate's value does and does not mean)
 empty and bad inputs.
 
 REFERENCE, GRADCHECK and BAD_INPUT drive the parametrized tests; tests/test_catalog.py
-reads them to check that both RL losses in the catalog are covered.
+reads them to check that the RL losses in the catalog are covered. Those of ppo_clip_loss
+come from tests/rl_ppo_cases.py (its tests are in tests/test_rl_ppo.py; its bad inputs
+run here).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bad_input import ValueCase, bad_input_tests, number_cases, pair_cases, unit
 from common import DTYPES, F64, NP_REDUCE, REDUCTIONS, dtype_tol, params_id
 from lossbook import rl
 from lossbook.rl import policy_gradient_loss, td_loss
+import rl_ppo_cases as ppo
 
 KEYS = list(rl.__all__)
 LOSSES = {k: getattr(rl, k) for k in KEYS}
@@ -47,6 +50,7 @@ def np_td(v, r, nv, d, gamma=0.99, delta=None):
 REFERENCE = {
     "policy_gradient_loss": [(7,), (4, 3)],  # shapes
     "td_loss": [{}, {"gamma": 0.5}, {"gamma": 0.0}, {"gamma": 1.0}, {"delta": 1.0}, {"delta": 0.3, "gamma": 0.9}],
+    **ppo.REFERENCE,
 }
 
 
@@ -93,12 +97,14 @@ def test_td_reference_data_has_both_huber_pieces_and_both_kinds_of_transition():
 GRADCHECK = {
     "policy_gradient_loss": [{}],
     "td_loss": [{}, {"gamma": 0.9}, {"delta": 0.5}, {"delta": 2.0, "gamma": 0.0}],
+    **ppo.GRADCHECK,  # run in tests/test_rl_ppo.py
 }
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
-    "key, params", [pytest.param(k, p, id=f"{k}-{params_id(p)}") for k in KEYS for p in GRADCHECK[k]]
+    "key, params",
+    [pytest.param(k, p, id=f"{k}-{params_id(p)}") for k in ("policy_gradient_loss", "td_loss") for p in GRADCHECK[k]],
 )
 def test_gradcheck(key, params, reduction):
     v, r, nv, d = transitions((4, 3), seed=2)
@@ -262,7 +268,8 @@ def test_extreme_policy_gradient_float32():
 @pytest.mark.parametrize("key", KEYS)
 def test_empty_batch(key, reduction):
     x = torch.zeros(0, requires_grad=True)
-    rest = (torch.zeros(0),) if key == "policy_gradient_loss" else (torch.zeros(0),) * 2 + (torch.zeros(0).bool(),)
+    rest = {"policy_gradient_loss": (torch.zeros(0),), "ppo_clip_loss": (torch.zeros(0),) * 2}.get(
+        key, (torch.zeros(0),) * 2 + (torch.zeros(0).bool(),))
     out = LOSSES[key](x, *rest, reduction=reduction)
     if reduction == "none":
         assert out.shape == (0,)
@@ -319,6 +326,7 @@ BAD_INPUT = {
                      _DONE + rf"\[{shown}\]$") for v, shown in
            ((0.5, r"0\.5, 0\.5"), (2.0, r"2\.0, 2\.0"), (-1.0, r"-1\.0, -1\.0"), (np.nan, "nan, nan"))]
     ),
+    **ppo.BAD_INPUT,
 }
 
 
@@ -333,6 +341,6 @@ def test_bad_input_tables_cover_the_second_tensors():
 
 @pytest.mark.parametrize("key", KEYS)
 def test_options_are_keyword_only(key):
-    args = _TD if key == "td_loss" else (_V, _V)
+    args = {"td_loss": _TD, "ppo_clip_loss": (_V, _V, _V)}.get(key, (_V, _V))
     with pytest.raises(TypeError, match=f"takes {len(args)} positional arguments but {len(args) + 1} were given"):
         LOSSES[key](*args, 0.5)

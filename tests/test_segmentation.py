@@ -1,9 +1,11 @@
-"""lossbook.segmentation (dice_loss) against a float64 NumPy reference, gradients,
+"""lossbook.segmentation's dice_loss against a float64 NumPy reference, gradients,
 hand-worked cases, properties, extreme and bad inputs.
 
 The tables REFERENCE, GRADCHECK and BAD_INPUT drive the parametrized tests;
 tests/test_catalog.py reads them to check that every segmentation loss in the
-catalog is covered.
+catalog is covered. Those of tversky_loss, focal_tversky_loss and lovasz_hinge
+come from tests/segmentation_cases.py (their tests are in
+tests/test_segmentation_overlap.py; their bad inputs run here).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bad_input import (
     number_cases, pair_cases, unit_interval_value_cases,
 )
 from common import F32, F64, REDUCTIONS, params_id
+import segmentation_cases as overlap
 from lossbook import segmentation
 from lossbook.segmentation import dice_loss
 
@@ -44,7 +47,7 @@ def np_dice(p, t, smooth=1.0):
     return 1 - (2 * (p * t).sum(1) + smooth) / (p.sum(1) + t.sum(1) + smooth)
 
 
-REFERENCE = {"dice_loss": [{}, {"smooth": 1e-6}, {"smooth": 0.5}, {"smooth": 10.0}]}
+REFERENCE = {"dice_loss": [{}, {"smooth": 1e-6}, {"smooth": 0.5}, {"smooth": 10.0}], **overlap.REFERENCE}
 SHAPES = [(5,), (3, 6, 7), (3, 1, 6, 7), (2, 3, 4, 5)]
 
 
@@ -82,7 +85,7 @@ def test_hand_worked():
 # GRADCHECK: the loss is a ratio of sums with a denominator >= smooth > 0,
 # smooth everywhere: first and second derivatives against finite differences.
 
-GRADCHECK = {"dice_loss": [{}, {"smooth": 0.1}, {"smooth": 5.0}]}
+GRADCHECK = {"dice_loss": [{}, {"smooth": 0.1}, {"smooth": 5.0}], **overlap.GRADCHECK}
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -232,6 +235,7 @@ BAD_INPUT = {
        ("NHW-vs-1HW", (torch.zeros(2, 4, 4), torch.zeros(1, 4, 4)), {}, ValueError,
         _NOBROADCAST + r"\(2, 4, 4\), got \(1, 4, 4\)")]
     + unit_interval_value_cases((_P, _T), 0, "probs") + unit_interval_value_cases((_P, _T), 1, "target"),
+    **overlap.BAD_INPUT,
 }
 
 
