@@ -31,6 +31,7 @@ from .classification import (
 from .composite import UncertaintyWeighting, weighted_sum
 from .metric import contrastive, triplet
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
+from .representation import ArcFace, CosFace, arcface, clip_loss, cosface, info_nce, nt_xent, siglip_loss, supcon
 from .rl import policy_gradient_loss, td_loss
 from .robust import AdaptiveRobustLoss, general_robust
 from .segmentation import dice_loss
@@ -76,5 +77,14 @@ __all__ = sorted(
         "UncertaintyWeighting",
         "general_robust",
         "AdaptiveRobustLoss",
+        "info_nce",
+        "nt_xent",
+        "clip_loss",
+        "siglip_loss",
+        "supcon",
+        "arcface",
+        "cosface",
+        "ArcFace",
+        "CosFace",
     ]
 )

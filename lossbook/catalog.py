@@ -12,7 +12,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import adversarial, boxes, classification, composite, metric, regression, rl, robust, segmentation
+from . import adversarial, boxes, classification, composite, metric, regression, representation, rl, robust, segmentation
 
 __all__ = ["LossRecord", "RECORDS", "TERMS", "get", "keys", "by_family", "to_markdown", "inputs"]
 
@@ -47,6 +47,7 @@ _MODULES = {
     "regression": regression,
     "classification": classification,
     "metric": metric,
+    "representation": representation,
     "boxes": boxes,
     "segmentation": segmentation,
     "adversarial": adversarial,
@@ -199,6 +200,62 @@ RECORDS: tuple[LossRecord, ...] = (
         task="metric learning on pairs (similar / dissimilar)", sources=("002",),
         counterpart=None,
         paper="Hadsell, Chopra and LeCun (2006), Dimensionality Reduction by Learning an Invariant Mapping",
+    ),
+    _record(
+        "representation", "book/contrastive",
+        key="info_nce", name="InfoNCE loss", chinese="InfoNCE 损失（信息噪声对比估计）",
+        formula=r"-\log \frac{e^{\hat q_i\cdot\hat k_i/\tau}}{\sum_j e^{\hat q_i\cdot\hat k_j/\tau}}",
+        task="contrastive representation learning: each query against its key and the other keys",
+        sources=(), counterpart=None,
+        paper="Oord, Li and Vinyals (2018), Representation Learning with Contrastive Predictive Coding",
+    ),
+    _record(
+        "representation", "book/contrastive",
+        key="nt_xent", name="NT-Xent loss (SimCLR)", chinese="NT-Xent 归一化温度交叉熵",
+        formula=r"-\log \frac{e^{\hat z_a\cdot\hat z_{p(a)}/\tau}}{\sum_{b\ne a} e^{\hat z_a\cdot\hat z_b/\tau}}",
+        task="self-supervised learning from two augmented views of each sample",
+        sources=(), counterpart=None,
+        paper="Chen et al. (2020), A Simple Framework for Contrastive Learning of Visual Representations (SimCLR)",
+    ),
+    _record(
+        "representation", "book/contrastive",
+        key="clip_loss", name="CLIP contrastive loss", chinese="CLIP 对比损失",
+        formula=r"\tfrac12\big(\mathrm{CE}_{\text{rows}}(t\,\hat X\hat Y^\top) + \mathrm{CE}_{\text{cols}}(t\,\hat X\hat Y^\top)\big)",
+        task="image-text (two-modality) pre-training and retrieval",
+        sources=(), counterpart=None,
+        paper="Radford et al. (2021), Learning Transferable Visual Models From Natural Language Supervision (CLIP)",
+    ),
+    _record(
+        "representation", "book/contrastive",
+        key="siglip_loss", name="SigLIP pairwise sigmoid loss", chinese="SigLIP 成对 sigmoid 损失",
+        formula=r"-\tfrac1N \sum_{i,j} \log\sigma\big(l_{ij}(t\,\hat x_i\cdot\hat y_j + b)\big)",
+        task="image-text pre-training without a softmax over the batch",
+        sources=(), counterpart=None,
+        paper="Zhai et al. (2023), Sigmoid Loss for Language Image Pre-Training (SigLIP)",
+    ),
+    _record(
+        "representation", "book/contrastive",
+        key="supcon", name="Supervised contrastive loss", chinese="监督对比损失",
+        formula=r"-\frac{1}{|P(i)|}\sum_{p\in P(i)} \log \frac{e^{\hat z_i\cdot\hat z_p/\tau}}{\sum_{a\ne i} e^{\hat z_i\cdot\hat z_a/\tau}}",
+        task="contrastive learning with labels: every same-class sample is a positive",
+        sources=(), counterpart=None,
+        paper="Khosla et al. (2020), Supervised Contrastive Learning",
+    ),
+    _record(
+        "representation", "book/contrastive",
+        key="arcface", name="ArcFace (additive angular margin) loss", chinese="ArcFace 加性角度间隔损失",
+        formula=r"-\log \frac{e^{s\cos(\theta_y + m)}}{e^{s\cos(\theta_y + m)} + \sum_{c\ne y} e^{s\cos\theta_c}}",
+        task="face recognition and other open-set identification: classification with an angular margin",
+        sources=(), counterpart=None,
+        paper="Deng et al. (2019), ArcFace: Additive Angular Margin Loss for Deep Face Recognition",
+    ),
+    _record(
+        "representation", "book/contrastive",
+        key="cosface", name="CosFace (large margin cosine) loss", chinese="CosFace 大间隔余弦损失",
+        formula=r"-\log \frac{e^{s(\cos\theta_y - m)}}{e^{s(\cos\theta_y - m)} + \sum_{c\ne y} e^{s\cos\theta_c}}",
+        task="face recognition and other open-set identification: classification with a cosine margin",
+        sources=(), counterpart=None,
+        paper="Wang et al. (2018), CosFace: Large Margin Cosine Loss for Deep Face Recognition",
     ),
     _record(
         "boxes", "book/boxes_and_masks",
