@@ -106,8 +106,8 @@ def arcface(
     """
     _core.check_reduction(reduction)
     scale = _core.check_positive(scale, "scale")
-    margin = _core._real(margin, "margin")
-    if not 0 <= margin <= math.pi / 2:
+    margin = _core.check_nonnegative(margin, "margin")
+    if not margin <= math.pi / 2:
         raise ValueError(f"margin must be in [0, pi/2] (radians), got {margin}")
     cos, c, hot = _cosines(embeddings, weight, labels)
     sin = torch.sqrt((1 - c * c).clamp_min(torch.finfo(c.dtype).eps))
@@ -179,8 +179,8 @@ def cosface(
     """
     _core.check_reduction(reduction)
     scale = _core.check_positive(scale, "scale")
-    margin = _core._real(margin, "margin")
-    if not 0 <= margin <= 2:
+    margin = _core.check_nonnegative(margin, "margin")
+    if not margin <= 2:
         raise ValueError(f"margin must be in [0, 2], got {margin}")
     cos, c, hot = _cosines(embeddings, weight, labels)
     return _margined(scale, cos, c - margin, hot, labels, reduction)
