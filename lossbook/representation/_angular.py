@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _core
-from ._common import embeddings, labels_of
+from ._common import embeddings, labels_of, similarity
 
 __all__ = ["arcface", "cosface", "ArcFace", "CosFace"]
 
@@ -26,7 +26,7 @@ def _cosines(embeddings_: torch.Tensor, weight: object, labels: object):
     _core.check_same_device(weight, embeddings_, ("embeddings", "weight"))
     c = weight.shape[0]
     labels_of(labels, embeddings_, "embeddings", num_classes=c)
-    cos = F.normalize(embeddings_, dim=1) @ F.normalize(weight, dim=1).T
+    cos = similarity(F.normalize(embeddings_, dim=1), F.normalize(weight, dim=1))
     # a mask, not gather/one_hot: with the value checks off a bad label reaches cross_entropy, which refuses it
     hot = labels[:, None] == torch.arange(c, device=labels.device)[None, :]
     return cos, torch.where(hot, cos, 0).sum(1, keepdim=True), hot

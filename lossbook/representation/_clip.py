@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from .. import _core
 from ..distributed import gather_with_offset
-from ._common import embeddings, flag, scalar
+from ._common import embeddings, flag, scalar, similarity
 
 __all__ = ["clip_loss", "siglip_loss"]
 
@@ -84,10 +84,10 @@ def clip_loss(
         x_all, offset = gather_with_offset(x)
         y_all, _ = gather_with_offset(y)
         target = torch.arange(offset, offset + x.shape[0], device=x.device)
-        rows = F.cross_entropy(scale * x @ y_all.T, target, reduction="none")
-        cols = F.cross_entropy(scale * y @ x_all.T, target, reduction="none")
+        rows = F.cross_entropy(scale * similarity(x, y_all), target, reduction="none")
+        cols = F.cross_entropy(scale * similarity(y, x_all), target, reduction="none")
     else:
-        logits = scale * x @ y.T
+        logits = scale * similarity(x, y)
         target = torch.arange(x.shape[0], device=x.device)
         rows = F.cross_entropy(logits, target, reduction="none")
         cols = F.cross_entropy(logits.T, target, reduction="none")
@@ -168,7 +168,7 @@ def siglip_loss(
     offset = 0
     if gather:
         y, offset = gather_with_offset(y)
-    logits = scale * x @ y.T + bias
+    logits = scale * similarity(x, y) + bias
     match = (torch.arange(x.shape[0], device=x.device) + offset)[:, None] == torch.arange(
         y.shape[0], device=x.device
     )[None, :]

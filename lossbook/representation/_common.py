@@ -7,7 +7,7 @@ import torch
 from .. import _core
 from ..metric import _embeddings
 
-__all__ = ["embeddings", "extra_embeddings", "flag", "scalar", "labels_of"]
+__all__ = ["embeddings", "extra_embeddings", "flag", "scalar", "labels_of", "similarity"]
 
 embeddings = _embeddings  # (N, D) floating embeddings of one shape, dtype and device
 
@@ -61,3 +61,30 @@ def labels_of(labels: object, like: torch.Tensor, like_name: str, num_classes: i
             (labels >= 0) & (labels < num_classes), labels, "labels", f"hold class indices in [0, {num_classes - 1}]"
         )
     return labels
+
+
+class _Similarity(torch.autograd.Function):
+    """``a @ b.T`` whose backward runs with autocast off, as its forward did.
+
+    A loss under :func:`lossbook._core.float32_under_autocast` runs its forward
+    with autocast off; a caller that backpropagates inside ``torch.autocast``
+    would otherwise have the backward matrix products cast to half precision
+    (``mm`` is on autocast's lower-precision list).
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.device_type = a.device.type
+        return a @ b.T
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = ctx.saved_tensors
+        with torch.autocast(ctx.device_type, enabled=False):
+            return grad @ b, grad.T @ a
+
+
+def similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The ``(N, M)`` dot products of the rows of ``a`` ``(N, D)`` and ``b`` ``(M, D)``."""
+    return _Similarity.apply(a, b)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from .. import _core
 from ..distributed import all_gather_with_grad, gather_with_offset
-from ._common import embeddings, extra_embeddings, flag, labels_of
+from ._common import embeddings, extra_embeddings, flag, labels_of, similarity
 
 __all__ = ["info_nce", "nt_xent", "supcon"]
 
@@ -99,12 +99,12 @@ def info_nce(
     offset = 0
     if gather:
         k, offset = gather_with_offset(k)
-    logits = q @ k.T
+    logits = similarity(q, k)
     if negatives is not None:
         neg = F.normalize(negatives, dim=1)
         if gather:
             neg = all_gather_with_grad(neg)
-        logits = torch.cat([logits, q @ neg.T], dim=1)
+        logits = torch.cat([logits, similarity(q, neg)], dim=1)
     target = torch.arange(offset, offset + q.shape[0], device=q.device)
     loss = F.cross_entropy(logits / temperature, target, reduction="none")  # log-sum-exp inside
     return _core.reduce(loss, reduction)
@@ -170,7 +170,7 @@ def nt_xent(
     embeddings(("z1", z1), ("z2", z2))
     n = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2]), dim=1)
-    logits = _masked_self(z @ z.T / temperature)
+    logits = _masked_self(similarity(z, z) / temperature)
     target = torch.cat([torch.arange(n, 2 * n, device=z.device), torch.arange(n, device=z.device)])
     return _core.reduce(F.cross_entropy(logits, target, reduction="none"), reduction)
 
@@ -238,7 +238,7 @@ def supcon(
     embeddings(("features", features))
     labels_of(labels, features, "features")
     z = F.normalize(features, dim=1)
-    logits = _masked_self(z @ z.T / temperature)
+    logits = _masked_self(similarity(z, z) / temperature)
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     eye = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
     pos = (labels[:, None] == labels[None, :]) & ~eye
