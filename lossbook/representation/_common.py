@@ -85,6 +85,22 @@ class _Similarity(torch.autograd.Function):
             return grad @ b, grad.T @ a
 
 
+class _Gram(torch.autograd.Function):
+    """``a @ a.T`` (one input: dynamo traces no Function given the same tensor twice), backward with autocast off."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(a)
+        ctx.device_type = a.device.type
+        return a @ a.T
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (a,) = ctx.saved_tensors
+        with torch.autocast(ctx.device_type, enabled=False):
+            return (grad + grad.T) @ a
+
+
 def similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The ``(N, M)`` dot products of the rows of ``a`` ``(N, D)`` and ``b`` ``(M, D)``."""
-    return _Similarity.apply(a, b)
+    return _Gram.apply(a) if a is b else _Similarity.apply(a, b)
