@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import queue as queue_module
 import socket
+import sys
 import time
 import traceback
 from typing import Any, Callable
@@ -142,7 +143,8 @@ def _to_torch(value: Any) -> Any:
 
 
 def _entry(rank: int, world: int, port: int, fn: Callable, args: tuple, results) -> None:
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    if sys.platform.startswith("linux"):  # gloo on the loopback interface, not the host name's address
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     torch.set_num_threads(1)
     try:
         dist.init_process_group(
