@@ -13,13 +13,14 @@ __all__ = ["info_nce", "nt_xent", "supcon"]
 
 
 def _masked_self(logits: torch.Tensor) -> torch.Tensor:
-    """``logits`` with the diagonal at the dtype's lowest value: no anchor is its own candidate.
+    """``logits`` (a fresh tensor) with the diagonal, in place, at the dtype's lowest value: no anchor is
+    its own candidate.
 
     The lowest finite value, not -inf: a row with no other entry (one sample)
     then has a finite log-softmax (0) and no NaN gradient.
     """
-    eye = torch.eye(logits.shape[0], dtype=torch.bool, device=logits.device)
-    return logits.masked_fill(eye, torch.finfo(logits.dtype).min)
+    logits.diagonal().fill_(torch.finfo(logits.dtype).min)
+    return logits
 
 
 @_core.float32_under_autocast
