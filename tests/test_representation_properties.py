@@ -7,6 +7,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 import torch.nn.functional as F
 
 import lossbook
@@ -309,3 +311,36 @@ def test_modules_check_their_arguments(cls):
         cls(2, 3, scale=0.0)
     with pytest.raises(ValueError, match=r"^margin must be"):
         cls(2, 3, margin=-1.0)
+
+
+# ==========================================================================
+# Properties (hypothesis): non-negative, and "sum"/"mean" consistent with "none"
+
+def _call_each(x, y, labels, w, t):
+    classes = labels % len(w)
+    return {
+        "info_nce": lambda r: R.info_nce(x, y, temperature=t, reduction=r),
+        "nt_xent": lambda r: R.nt_xent(x, y, temperature=t, reduction=r),
+        "clip_loss": lambda r: R.clip_loss(x, y, logit_scale=1 / t, reduction=r),
+        "siglip_loss": lambda r: R.siglip_loss(x, y, logit_scale=1 / t, reduction=r),
+        "supcon": lambda r: R.supcon(x, labels, temperature=t, reduction=r),
+        "arcface": lambda r: R.arcface(x, w, classes, scale=1 / t, reduction=r),
+        "cosface": lambda r: R.cosface(x, w, classes, scale=1 / t, reduction=r),
+    }
+
+
+@given(st.integers(1, 6), st.integers(1, 4), st.integers(0, 2**16), st.sampled_from([0.05, 0.5, 5.0]))
+def test_nonnegative_and_reductions_consistent(n, d, seed, t):
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(n, d, generator=g, dtype=F64), torch.randn(n, d, generator=g, dtype=F64)
+    labels = torch.randint(0, 3, (n,), generator=g)
+    w = torch.randn(4, d, generator=g, dtype=F64)
+    for key, fn in _call_each(x, y, labels, w, t).items():
+        none = fn("none")
+        assert (none >= 0).all(), key
+        torch.testing.assert_close(fn("sum"), none.sum(), msg=key)
+        if key == "supcon":  # the mean over the anchors that have a positive
+            has = ((labels[:, None] == labels[None, :]).sum(1) > 1).sum().clamp_min(1)
+            torch.testing.assert_close(fn("mean"), none.sum() / has, msg=key)
+        else:
+            torch.testing.assert_close(fn("mean"), none.mean(), msg=key)
