@@ -227,8 +227,9 @@ class ArcFace(_Margin):
         device, dtype: where and in which dtype to create ``weight``.
 
     Shape:
-        forward(embeddings, labels, reduction="mean"): ``(N, D)`` embeddings and
-        ``(N,)`` int64 labels; returns a scalar, or for ``"none"`` ``(N,)``.
+        forward(embeddings, labels, reduction="mean"): embeddings of shape ``(N, D)``
+        and int64 labels of shape ``(N,)``; returns a scalar, or for ``"none"`` a
+        tensor of shape ``(N,)``.
 
     References:
         J. Deng, J. Guo, N. Xue and S. Zafeiriou, "ArcFace: Additive Angular
@@ -265,8 +266,9 @@ class CosFace(_Margin):
         device, dtype: where and in which dtype to create ``weight``.
 
     Shape:
-        forward(embeddings, labels, reduction="mean"): ``(N, D)`` embeddings and
-        ``(N,)`` int64 labels; returns a scalar, or for ``"none"`` ``(N,)``.
+        forward(embeddings, labels, reduction="mean"): embeddings of shape ``(N, D)``
+        and int64 labels of shape ``(N,)``; returns a scalar, or for ``"none"`` a
+        tensor of shape ``(N,)``.
 
     References:
         H. Wang, Y. Wang, Z. Zhou et al., "CosFace: Large Margin Cosine Loss
