@@ -338,3 +338,62 @@ def make_simpo(s, gen, variant):
     """Length-averaged log-probabilities (rows,) of the chosen and the rejected response."""
     t = make_preference(s, gen, variant)
     return {"chosen": t["policy_chosen"], "rejected": t["policy_rejected"]}
+
+
+# --------------------------------------------------------------------------
+# Contrastive representation learning (lossbook.representation)
+
+
+def _views(s, gen, variant):
+    """Two (emb, dim) views: the second near the first; extreme: scale 1e3, every third row of the
+    second view identical to the first's, and a zero row in each."""
+    x = _randn(gen, s.emb, s.dim)
+    y = x + 0.5 * _randn(gen, s.emb, s.dim)
+    if variant == "extreme":
+        x, y = 1e3 * x, 1e3 * y
+        same = (torch.arange(s.emb) % 3 == 0).unsqueeze(1)
+        y = torch.where(same, x, y)
+        x[1], y[2] = 0.0, 0.0
+    return x, y
+
+
+def make_query_key(s, gen, variant):
+    q, k = _views(s, gen, variant)
+    out = {"query": q, "key": k}
+    if variant == "extreme":
+        out["temperature"] = 1e-4
+    return out
+
+
+def make_views(s, gen, variant):
+    z1, z2 = _views(s, gen, variant)
+    out = {"z1": z1, "z2": z2}
+    if variant == "extreme":
+        out["temperature"] = 1e-4
+    return out
+
+
+def make_image_text(s, gen, variant):
+    x, y = _views(s, gen, variant)
+    out = {"image": x, "text": y}
+    if variant == "extreme":
+        out["logit_scale"] = 1e4
+    return out
+
+
+def make_supcon(s, gen, variant):
+    x, _ = _views(s, gen, variant)
+    out = {"features": x, "labels": torch.randint(0, 3, (s.emb,), generator=gen)}
+    if variant == "extreme":
+        out["temperature"] = 1e-4
+    return out
+
+
+def make_margin(s, gen, variant):
+    weight = _randn(gen, s.classes, s.dim)
+    labels = torch.randint(0, s.classes, (s.emb,), generator=gen)
+    emb = weight[labels] + 0.7 * _randn(gen, s.emb, s.dim)
+    if variant == "extreme":  # every other embedding on its class centre (cos 1), one zero row, scale 1e3
+        emb = 1e3 * torch.where((torch.arange(s.emb) % 2 == 0).unsqueeze(1), weight[labels], emb)
+        emb[1] = 0.0
+    return {"embeddings": emb, "weight": weight, "labels": labels}

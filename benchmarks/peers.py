@@ -275,3 +275,65 @@ def ipo_loss(pc, pr, rc, rr, beta=0.1):
 
 def simpo_loss(chosen, rejected, beta=2.0, gamma=1.0):
     return -F.logsigmoid(beta * (chosen - rejected) - gamma).mean()
+
+
+# --------------------------------------------------------------------------
+# Contrastive representation learning: the formulas as usually written
+
+
+def _unit(x):
+    return F.normalize(x, dim=1)
+
+
+def info_nce(query, key, temperature=0.07):
+    logits = _unit(query) @ _unit(key).T / temperature
+    return F.cross_entropy(logits, torch.arange(len(query), device=query.device))
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    n = len(z1)
+    z = _unit(torch.cat([z1, z2]))
+    sim = (z @ z.T / temperature).fill_diagonal_(float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return F.cross_entropy(sim, target)
+
+
+def clip_loss(image, text, logit_scale=1 / 0.07):
+    logits = logit_scale * _unit(image) @ _unit(text).T
+    labels = torch.arange(len(image), device=image.device)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+def siglip_loss(image, text, logit_scale=10.0, logit_bias=-10.0):
+    logits = logit_scale * _unit(image) @ _unit(text).T + logit_bias
+    labels = 2 * torch.eye(len(image), dtype=logits.dtype, device=logits.device) - 1
+    return -F.logsigmoid(labels * logits).sum() / len(image)
+
+
+def supcon(features, labels, temperature=0.1):
+    z = _unit(features)
+    n = len(z)
+    self_mask = torch.eye(n, dtype=torch.bool, device=z.device)
+    logits = (z @ z.T / temperature).masked_fill(self_mask, float("-inf"))
+    log_prob = torch.log_softmax(logits, dim=1).masked_fill(self_mask, 0.0)
+    pos = ((labels[:, None] == labels[None, :]) & ~self_mask).to(z.dtype)
+    count = pos.sum(1)
+    per = -(pos * log_prob).sum(1) / count.clamp_min(1)
+    return per.sum() / (count > 0).sum().clamp_min(1)
+
+
+def arcface(embeddings, weight, labels, scale=64.0, margin=0.5):
+    import math
+
+    cos = _unit(embeddings) @ _unit(weight).T
+    sin = torch.sqrt((1 - cos**2).clamp_min(torch.finfo(cos.dtype).eps))
+    phi = cos * math.cos(margin) - sin * math.sin(margin)
+    phi = torch.where(cos > math.cos(math.pi - margin), phi, cos - margin * math.sin(margin))
+    hot = F.one_hot(labels, weight.shape[0]).bool()
+    return F.cross_entropy(scale * torch.where(hot, phi, cos), labels)
+
+
+def cosface(embeddings, weight, labels, scale=64.0, margin=0.35):
+    cos = _unit(embeddings) @ _unit(weight).T
+    hot = F.one_hot(labels, weight.shape[0]).to(cos.dtype)
+    return F.cross_entropy(scale * (cos - margin * hot), labels)

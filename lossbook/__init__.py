@@ -33,6 +33,7 @@ from .metric import contrastive, triplet
 from .probabilistic import beta_nll, gaussian_nll, poisson_nll, quantile
 from .post_training import distillation_kl, dpo_loss, ipo_loss, jsd, simpo_loss
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
+from .representation import ArcFace, CosFace, arcface, clip_loss, cosface, info_nce, nt_xent, siglip_loss, supcon
 from .rl import policy_gradient_loss, ppo_clip_loss, td_loss
 from .robust import AdaptiveRobustLoss, general_robust
 from .segmentation import dice_loss, focal_tversky_loss, lovasz_hinge, tversky_loss
@@ -91,5 +92,14 @@ __all__ = sorted(
         "beta_nll",
         "poisson_nll",
         "quantile",
+        "info_nce",
+        "nt_xent",
+        "clip_loss",
+        "siglip_loss",
+        "supcon",
+        "arcface",
+        "cosface",
+        "ArcFace",
+        "CosFace",
     ]
 )
