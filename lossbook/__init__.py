@@ -29,6 +29,7 @@ from .classification import (
     softmax_focal,
 )
 from .composite import UncertaintyWeighting, weighted_sum
+from .language_model import linear_cross_entropy, perplexity, softcap, z_loss
 from .metric import contrastive, triplet
 from .regression import huber, log_cosh, mae, mse, pseudo_huber, rmse, smooth_l1
 from .rl import policy_gradient_loss, td_loss
@@ -76,5 +77,9 @@ __all__ = sorted(
         "UncertaintyWeighting",
         "general_robust",
         "AdaptiveRobustLoss",
+        "linear_cross_entropy",
+        "perplexity",
+        "softcap",
+        "z_loss",
     ]
 )

@@ -12,7 +12,9 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import adversarial, boxes, classification, composite, metric, regression, rl, robust, segmentation
+from . import (
+    adversarial, boxes, classification, composite, language_model, metric, regression, rl, robust, segmentation,
+)
 
 __all__ = ["LossRecord", "RECORDS", "TERMS", "get", "keys", "by_family", "to_markdown", "inputs"]
 
@@ -53,6 +55,7 @@ _MODULES = {
     "rl": rl,
     "composite": composite,
     "robust": robust,
+    "language_model": language_model,
 }
 
 
@@ -321,6 +324,22 @@ RECORDS: tuple[LossRecord, ...] = (
         formula=r"\rho(x, \alpha, c) + \log c + \log Z(\alpha)",
         task="regression where the right robustness is unknown", sources=("002",), counterpart=None,
         paper="Barron (2019), A General and Adaptive Robust Loss Function",
+    ),
+    _record(
+        "language_model", "book/language_models",
+        key="linear_cross_entropy", name="Linear cross-entropy (chunked)", chinese="线性交叉熵（分块）",
+        formula=r"-w_y \log \frac{e^{(Wh+b)_y}}{\sum_v e^{(Wh+b)_v}} \;(+\,\lambda\, \mathrm{lse}^2)",
+        task="language models: next-token cross-entropy over a large vocabulary without the logits in memory",
+        sources=(), counterpart="torch.nn.functional.linear_cross_entropy",
+        paper="Wijmans et al. (2025), Cut Your Losses in Large-Vocabulary Language Models",
+    ),
+    _record(
+        "language_model", "book/language_models",
+        key="z_loss", name="Z-loss (log-normaliser penalty)", chinese="z-损失（对数归一化项惩罚）",
+        formula=r"\Big(\log \sum_c e^{z_c}\Big)^2",
+        task="language models: keeps the softmax normaliser near 1 (added with a small weight)",
+        sources=(), counterpart=None,
+        paper="Chowdhery et al. (2022), PaLM: Scaling Language Modeling with Pathways",
     ),
 )
 
