@@ -54,30 +54,90 @@ def _boundaries(n, chunk):
     return [(s, min(s + chunk, n)) for s in range(0, n, chunk)] or [(0, 0)]
 
 
+def _setup(hidden, weight, target, class_weight, ignore_index):
+    compute = torch.promote_types(hidden.dtype, torch.float32)  # the softmax in float32 or float64
+    keep = target != ignore_index
+    y = torch.where(keep, target, 0)
+    cw = class_weight.to(compute) if class_weight is not None else None
+    wsum = cw.sum() if cw is not None else weight.shape[0]
+    return compute, keep, y, cw, wsum
+
+
+def _chunk_loss(logits, lse, y, keep, cw, wsum, eps, zl, v):
+    """Per-token losses of a chunk (0 where ignored), from its logits and log-sum-exp."""
+    picked = logits.gather(1, y[:, None]).squeeze(1)
+    w_y = cw[y] if cw is not None else 1.0
+    loss = (1 - eps) * w_y * (lse - picked)
+    if eps > 0:  # PyTorch's smoothing: eps / V * sum_c w_c (lse - logit_c)
+        smooth = logits @ cw if cw is not None else logits.sum(1)
+        loss = loss + eps / v * (wsum * lse - smooth)
+    if zl > 0:
+        loss = loss + zl * w_y * lse.square()
+    return torch.where(keep, loss, 0)
+
+
+def _chunk_grad(probs, t, lse, g, y, cw, wsum, eps, zl, v):
+    """d loss / d logits of a chunk, for per-token upstream gradients ``g`` (0 where ignored):
+    ``p * spread - hit * onehot(y) - g eps / V * w``, times the soft-cap's slope. Formed in
+    place in ``probs`` (and ``t``), so that a chunk holds few (rows, V) tensors at once."""
+    w_y = cw[y] if cw is not None else 1.0
+    spread = g * ((1 - eps) * w_y + eps * wsum / v + 2 * zl * w_y * lse)
+    d = probs.mul_(spread[:, None]).scatter_add_(1, y[:, None], -(g * (1 - eps) * w_y)[:, None])
+    if eps > 0:
+        d.sub_((g[:, None] * (eps / v)) * (cw[None, :] if cw is not None else 1.0))
+    if t is not None:
+        d.mul_(t.square_().neg_().add_(1))  # the slope 1 - tanh^2
+    return d
+
+
+class _Grads:
+    """Gradients of hidden, weight and bias, filled chunk by chunk (weight and bias summed in float32+)."""
+
+    def __init__(self, hidden, weight, bias, needs):
+        self.hidden, self.weight = hidden, weight
+        acc = torch.promote_types(weight.dtype, torch.float32)
+        self.h = torch.empty_like(hidden) if needs[0] else None
+        self.w = torch.zeros(weight.shape, dtype=acc, device=weight.device) if needs[1] else None
+        self.b = torch.zeros(weight.shape[0], dtype=acc, device=weight.device) if needs[2] and bias is not None else None
+
+    def add(self, d, s, e):
+        dz = d.to(self.hidden.dtype)  # the matrix products in the inputs' dtype, as autograd of F.linear
+        if self.h is not None:
+            self.h[s:e] = dz @ self.weight
+        if self.w is not None:
+            self.w += (dz.t() @ self.hidden[s:e]).to(self.w.dtype)
+        if self.b is not None:
+            self.b += dz.sum(0, dtype=self.b.dtype)  # the rounded gradient, as autograd of F.linear sums it
+
+    def result(self, bias):
+        w = self.w.to(self.weight.dtype) if self.w is not None else None
+        b = self.b.to(bias.dtype) if self.b is not None else None
+        return self.h, w, b
+
+
+def _no_double_backward():
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "linear_cross_entropy has no double backward: its gradients are formed chunk by chunk "
+            "without a graph (compute the loss from materialised logits with lossbook.cross_entropy "
+            "for second derivatives)"
+        )
+
+
 class _LinearCrossEntropy(torch.autograd.Function):
-    """Per-token losses of ``h W^T + b``; saves the inputs and the per-token log-sum-exp only."""
+    """Per-token losses of ``h W^T + b`` (``reduction="none"``): saves the inputs and the per-token
+    log-sum-exp only, and recomputes each chunk's logits in the backward, where the per-token
+    upstream gradient is known."""
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, target, class_weight, ignore_index, eps, zl, cap, chunk):
         n, v = hidden.shape[0], weight.shape[0]
-        compute = torch.promote_types(hidden.dtype, torch.float32)
-        keep = target != ignore_index
-        y = torch.where(keep, target, 0)
-        wsum = class_weight.sum().to(compute) if class_weight is not None else v
-        cw = class_weight.to(compute) if class_weight is not None else None
+        compute, keep, y, cw, wsum = _setup(hidden, weight, target, class_weight, ignore_index)
         losses, lses = [], []
         for s, e in _boundaries(n, chunk):
             logits, _ = _chunk_logits(hidden[s:e], weight, bias, compute, cap)
             lse = torch.logsumexp(logits, dim=1)
-            picked = logits.gather(1, y[s:e, None]).squeeze(1)
-            w_y = cw[y[s:e]] if cw is not None else 1.0
-            loss = (1 - eps) * w_y * (lse - picked)
-            if eps > 0:  # PyTorch's smoothing: eps / V * sum_c w_c (lse - logit_c)
-                smooth = logits @ cw if cw is not None else logits.sum(1)
-                loss = loss + eps / v * (wsum * lse - smooth)
-            if zl > 0:
-                loss = loss + zl * w_y * lse.square()
-            losses.append(torch.where(keep[s:e], loss, 0))
+            losses.append(_chunk_loss(logits, lse, y[s:e], keep[s:e], cw, wsum, eps, zl, v))
             lses.append(lse)
         lse = torch.cat(lses) if len(lses) > 1 else lses[0]
         ctx.save_for_backward(hidden, weight, bias, y, keep, class_weight, lse)
@@ -86,47 +146,60 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if torch.is_grad_enabled():
-            raise RuntimeError(
-                "linear_cross_entropy has no double backward: its backward recomputes the logits "
-                "chunk by chunk without a graph (compute the loss from materialised logits with "
-                "lossbook.cross_entropy for second derivatives)"
-            )
+        _no_double_backward()
         hidden, weight, bias, y, keep, class_weight, lse = ctx.saved_tensors
         eps, zl, cap, chunk = ctx.options
-        n, v = hidden.shape[0], weight.shape[0]
-        need_h, need_w, need_b = ctx.needs_input_grad[:3]
-        compute = lse.dtype
+        compute, v = lse.dtype, weight.shape[0]
         cw = class_weight.to(compute) if class_weight is not None else None
         wsum = cw.sum() if cw is not None else v
         g = torch.where(keep, grad.to(compute), 0)
-        w_y = cw[y] if cw is not None else torch.ones_like(g)
-        hit = g * (1 - eps) * w_y  # the pull of the target class
-        # dloss/dlogits = p * spread - hit * onehot(y) - g eps / V * w, per token
-        spread = g * ((1 - eps) * w_y + eps * wsum / v + 2 * zl * w_y * lse)
-        grad_h = torch.empty_like(hidden) if need_h else None
-        acc = torch.promote_types(weight.dtype, torch.float32)  # float32 sums for half precision
-        grad_w = torch.zeros(weight.shape, dtype=acc, device=weight.device) if need_w else None
-        grad_b = torch.zeros(v, dtype=acc, device=weight.device) if need_b and bias is not None else None
+        grads = _Grads(hidden, weight, bias, ctx.needs_input_grad[:3])
+        for s, e in _boundaries(hidden.shape[0], chunk):
+            logits, t = _chunk_logits(hidden[s:e], weight, bias, compute, cap)
+            probs = (logits - lse[s:e, None]).exp_()
+            del logits
+            grads.add(_chunk_grad(probs, t, lse[s:e], g[s:e], y[s:e], cw, wsum, eps, zl, v), s, e)
+        return *grads.result(bias), None, None, None, None, None, None, None
+
+
+class _LinearCrossEntropyTotal(torch.autograd.Function):
+    """``scale * sum_i loss_i`` (``"sum"``, and ``"mean"`` with ``scale`` = 1 / denominator).
+
+    The upstream gradient is one number, so the gradients are formed in the forward pass, chunk
+    by chunk while each chunk's logits exist, for an upstream gradient of 1, and the backward
+    only scales them: no logits are recomputed. Held between the passes: the gradients of the
+    inputs, which have the inputs' sizes, never the (N, V) logits.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, target, class_weight, scale, needs, ignore_index, eps, zl, cap, chunk):
+        n, v = hidden.shape[0], weight.shape[0]
+        compute, keep, y, cw, wsum = _setup(hidden, weight, target, class_weight, ignore_index)
+        scale = scale.to(compute)
+        g = torch.where(keep, scale, 0)
+        grads = _Grads(hidden, weight, bias, needs) if any(needs) else None
+        total = torch.zeros((), dtype=compute, device=hidden.device)
         for s, e in _boundaries(n, chunk):
-            h = hidden[s:e]
-            logits, t = _chunk_logits(h, weight, bias, compute, cap)
-            d = torch.exp(logits - lse[s:e, None]) * spread[s:e, None]
-            d = d.scatter_add(1, y[s:e, None], -hit[s:e, None])
-            if eps > 0:
-                d = d - (g[s:e, None] * (eps / v)) * (cw[None, :] if cw is not None else 1.0)
-            if cap is not None:
-                d = d * (1 - t.square())
-            dz = d.to(hidden.dtype)
-            if need_h:
-                grad_h[s:e] = dz @ weight
-            if need_w:
-                grad_w += (dz.t() @ h).to(acc)
-            if grad_b is not None:
-                grad_b += dz.sum(0, dtype=acc)  # the rounded gradient, as autograd of F.linear sums it
-        grad_w = grad_w.to(weight.dtype) if grad_w is not None else None
-        grad_b = grad_b.to(bias.dtype) if grad_b is not None else None
-        return grad_h, grad_w, grad_b, None, None, None, None, None, None, None
+            logits, t = _chunk_logits(hidden[s:e], weight, bias, compute, cap)
+            top = logits.amax(1, keepdim=True)
+            exp = (logits - top).exp_()  # one exponential per logit, for the log-sum-exp and the softmax
+            z = exp.sum(1, keepdim=True)
+            lse = (top + torch.log(z)).squeeze(1)
+            total = total + _chunk_loss(logits, lse, y[s:e], keep[s:e], cw, wsum, eps, zl, v).sum()
+            del logits
+            if grads is not None:
+                grads.add(_chunk_grad(exp.div_(z), t, lse, g[s:e], y[s:e], cw, wsum, eps, zl, v), s, e)
+        saved = grads.result(bias) if grads is not None else (None, None, None)
+        ctx.save_for_backward(*saved)
+        return total * scale
+
+    @staticmethod
+    def backward(ctx, grad):
+        _no_double_backward()
+        out = []
+        for saved, need in zip(ctx.saved_tensors, ctx.needs_input_grad[:3]):
+            out.append((saved * grad).to(saved.dtype) if need and saved is not None else None)
+        return *out, None, None, None, None, None, None, None, None, None
 
 
 # --------------------------------------------------------------------------
@@ -212,10 +285,15 @@ def linear_cross_entropy(
     (their number without class weights), or by ``normalizer`` when given;
     when no token counts it is a zero that backpropagates. The first two
     terms are PyTorch's cross-entropy (its weighted label smoothing too); the
-    last is the z-loss of PaLM, reduced like the cross-entropy. Only the
-    per-token :math:`\mathrm{lse}_i` is kept for the backward, which
-    recomputes each chunk's logits: memory grows with :math:`N` and
-    :math:`V` separately, never with :math:`N V`. The gradient of ``weight``
+    last is the z-loss of PaLM, reduced like the cross-entropy. The logits
+    exist one chunk of tokens at a time. With ``"mean"`` or ``"sum"`` the
+    upstream gradient is one number, so the gradients of the inputs are
+    formed in the forward pass while each chunk's logits exist and the
+    backward only scales them; with ``"none"`` only the per-token
+    :math:`\mathrm{lse}_i` is kept, and the backward, which receives one
+    upstream gradient per token, recomputes each chunk's logits. Either way
+    memory grows with :math:`N` and :math:`V` separately, never with
+    :math:`N V`. The gradient of ``weight``
     and ``bias`` is summed over the chunks in float32 for float16/bfloat16
     inputs. Inside ``torch.autocast`` the matrix product runs in the
     autocast dtype (as ``F.linear`` does there) and the loss is float32. It
@@ -312,20 +390,28 @@ def linear_cross_entropy(
 
 
 def _reduce(hidden, weight, bias, target, class_weight, ignore_index, eps, zl, cap, chunk, reduction, norm, out):
-    losses = _LinearCrossEntropy.apply(hidden, weight, bias, target, class_weight, ignore_index, eps, zl, cap, chunk)
     if reduction == "none":
+        losses = _LinearCrossEntropy.apply(hidden, weight, bias, target, class_weight, ignore_index, eps, zl, cap,
+                                           chunk)
         return losses.to(out)
-    total = losses.sum()
+    compute = torch.promote_types(hidden.dtype, torch.float32)
+    one = torch.ones((), dtype=compute, device=hidden.device)
     if reduction == "sum":
-        return total.to(out)
-    if norm is not None:
-        return _core.divide_by_normalizer(total, norm).to(out)
-    keep = target != ignore_index
-    if class_weight is None:
-        den = keep.sum(dtype=total.dtype)
-    else:
-        den = torch.where(keep, class_weight.to(total.dtype)[torch.where(keep, target, 0)], 0).sum()
-    return (total / torch.where(den != 0, den, 1)).to(out)
+        scale = one
+    elif norm is not None:
+        scale = _core.divide_by_normalizer(one, norm).detach()
+    else:  # PyTorch's weighted mean over the counted tokens; 0 when none counts
+        keep = target != ignore_index
+        if class_weight is None:
+            den = keep.sum(dtype=compute)
+        else:
+            den = torch.where(keep, class_weight.to(compute)[torch.where(keep, target, 0)], 0).sum()
+        scale = 1 / torch.where(den != 0, den, 1)
+    grad = torch.is_grad_enabled()
+    needs = tuple(grad and x is not None and x.requires_grad for x in (hidden, weight, bias))
+    total = _LinearCrossEntropyTotal.apply(hidden, weight, bias, target, class_weight, scale, needs, ignore_index,
+                                           eps, zl, cap, chunk)
+    return total.to(out)
 
 
 @_core.float32_under_autocast
