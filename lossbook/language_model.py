@@ -67,7 +67,9 @@ def _chunk_loss(logits, lse, y, keep, cw, wsum, eps, zl, v):
     """Per-token losses of a chunk (0 where ignored), from its logits and log-sum-exp."""
     picked = logits.gather(1, y[:, None]).squeeze(1)
     w_y = cw[y] if cw is not None else 1.0
-    loss = (1 - eps) * w_y * (lse - picked)
+    loss = lse - picked
+    if eps > 0 or cw is not None:  # (a Python number 1 multiplies nothing: one operation fewer)
+        loss = (1 - eps) * w_y * loss
     if eps > 0:  # PyTorch's smoothing: eps / V * sum_c w_c (lse - logit_c)
         smooth = logits @ cw if cw is not None else logits.sum(1)
         loss = loss + eps / v * (wsum * lse - smooth)
@@ -81,8 +83,12 @@ def _chunk_grad(probs, t, lse, g, y, cw, wsum, eps, zl, v):
     ``p * spread - hit * onehot(y) - g eps / V * w``, times the soft-cap's slope. Formed in
     place in ``probs`` (and ``t``), so that a chunk holds few (rows, V) tensors at once."""
     w_y = cw[y] if cw is not None else 1.0
-    spread = g * ((1 - eps) * w_y + eps * wsum / v + 2 * zl * w_y * lse)
-    d = probs.mul_(spread[:, None]).scatter_add_(1, y[:, None], -(g * (1 - eps) * w_y)[:, None])
+    hit = g if eps == 0 and cw is None else g * ((1 - eps) * w_y)  # the pull of the target class
+    coef = (1 - eps) * w_y + eps * wsum / v  # Python operations where nothing is a tensor
+    if zl > 0:
+        coef = coef + 2 * zl * w_y * lse
+    spread = g if isinstance(coef, (int, float)) and coef == 1 else g * coef
+    d = probs.mul_(spread[:, None]).scatter_add_(1, y[:, None], hit.neg()[:, None])
     if eps > 0:
         d.sub_((g[:, None] * (eps / v)) * (cw[None, :] if cw is not None else 1.0))
     if t is not None:
@@ -91,23 +97,36 @@ def _chunk_grad(probs, t, lse, g, y, cw, wsum, eps, zl, v):
 
 
 class _Grads:
-    """Gradients of hidden, weight and bias, filled chunk by chunk (weight and bias summed in float32+)."""
+    """Gradients of hidden, weight and bias, filled chunk by chunk (weight and bias summed in float32+).
 
-    def __init__(self, hidden, weight, bias, needs):
-        self.hidden, self.weight = hidden, weight
-        acc = torch.promote_types(weight.dtype, torch.float32)
-        self.h = torch.empty_like(hidden) if needs[0] else None
-        self.w = torch.zeros(weight.shape, dtype=acc, device=weight.device) if needs[1] else None
-        self.b = torch.zeros(weight.shape[0], dtype=acc, device=weight.device) if needs[2] and bias is not None else None
+    ``one``: the batch is one chunk, whose products are the gradients themselves (nothing to add up).
+    """
+
+    def __init__(self, hidden, weight, bias, needs, one):
+        self.hidden, self.weight, self.one = hidden, weight, one
+        self.acc = torch.promote_types(weight.dtype, torch.float32)
+        self.need = (needs[0], needs[1], needs[2] and bias is not None)
+        self.h = self.w = self.b = None
+        if not one:
+            dev = weight.device
+            self.h = torch.empty_like(hidden) if self.need[0] else None
+            self.w = torch.zeros(weight.shape, dtype=self.acc, device=dev) if self.need[1] else None
+            self.b = torch.zeros(weight.shape[0], dtype=self.acc, device=dev) if self.need[2] else None
 
     def add(self, d, s, e):
         dz = d.to(self.hidden.dtype)  # the matrix products in the inputs' dtype, as autograd of F.linear
-        if self.h is not None:
-            self.h[s:e] = dz @ self.weight
-        if self.w is not None:
-            self.w += (dz.t() @ self.hidden[s:e]).to(self.w.dtype)
-        if self.b is not None:
-            self.b += dz.sum(0, dtype=self.b.dtype)  # the rounded gradient, as autograd of F.linear sums it
+        if self.need[0]:
+            h = dz @ self.weight
+            if self.one:
+                self.h = h
+            else:
+                self.h[s:e] = h
+        if self.need[1]:
+            w = (dz.t() @ self.hidden[s:e]).to(self.acc)
+            self.w = w if self.one else self.w.add_(w)
+        if self.need[2]:
+            b = dz.sum(0, dtype=self.acc)  # the rounded gradient, as autograd of F.linear sums it
+            self.b = b if self.one else self.b.add_(b)
 
     def result(self, bias):
         w = self.w.to(self.weight.dtype) if self.w is not None else None
@@ -153,8 +172,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
         cw = class_weight.to(compute) if class_weight is not None else None
         wsum = cw.sum() if cw is not None else v
         g = torch.where(keep, grad.to(compute), 0)
-        grads = _Grads(hidden, weight, bias, ctx.needs_input_grad[:3])
-        for s, e in _boundaries(hidden.shape[0], chunk):
+        chunks = _boundaries(hidden.shape[0], chunk)
+        grads = _Grads(hidden, weight, bias, ctx.needs_input_grad[:3], len(chunks) == 1)
+        for s, e in chunks:
             logits, t = _chunk_logits(hidden[s:e], weight, bias, compute, cap)
             probs = (logits - lse[s:e, None]).exp_()
             del logits
@@ -177,15 +197,17 @@ class _LinearCrossEntropyTotal(torch.autograd.Function):
         compute, keep, y, cw, wsum = _setup(hidden, weight, target, class_weight, ignore_index)
         scale = scale.to(compute)
         g = torch.where(keep, scale, 0)
-        grads = _Grads(hidden, weight, bias, needs) if any(needs) else None
-        total = torch.zeros((), dtype=compute, device=hidden.device)
-        for s, e in _boundaries(n, chunk):
+        chunks = _boundaries(n, chunk)
+        grads = _Grads(hidden, weight, bias, needs, len(chunks) == 1) if any(needs) else None
+        total = None
+        for s, e in chunks:
             logits, t = _chunk_logits(hidden[s:e], weight, bias, compute, cap)
             top = logits.amax(1, keepdim=True)
             exp = (logits - top).exp_()  # one exponential per logit, for the log-sum-exp and the softmax
             z = exp.sum(1, keepdim=True)
             lse = (top + torch.log(z)).squeeze(1)
-            total = total + _chunk_loss(logits, lse, y[s:e], keep[s:e], cw, wsum, eps, zl, v).sum()
+            part = _chunk_loss(logits, lse, y[s:e], keep[s:e], cw, wsum, eps, zl, v).sum()
+            total = part if total is None else total + part
             del logits
             if grads is not None:
                 grads.add(_chunk_grad(exp.div_(z), t, lse, g[s:e], y[s:e], cw, wsum, eps, zl, v), s, e)
