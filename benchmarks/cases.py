@@ -271,6 +271,16 @@ def _all_cases() -> dict[str, Case]:
              lambda t: L.cosface(t["embeddings"], t["weight"], t["labels"]),
              lambda t: peers.cosface(t["embeddings"], t["weight"], t["labels"]),
              ("embeddings", "weight"), "embeddings on their class centre (cos 1), a zero embedding, scale 1e3"),
+        Case("linear_cross_entropy", "F.cross_entropy(F.linear(hidden, weight, bias), target)", "PyTorch",
+             I.make_lm,
+             lambda t: L.linear_cross_entropy(t["hidden"], t["weight"], t["target"], bias=t["bias"]),
+             lambda t: F.cross_entropy(F.linear(t["hidden"], t["weight"], t["bias"]), t["target"]),
+             ("hidden", "weight", "bias"), "hidden states of scale 30 (logits in the hundreds)",
+             note="one target in 8 is ignore_index; the peer materialises the (N, V) logits"),
+        Case("z_loss", "torch.logsumexp(logits, 1).square().mean()", "plain torch", I.make_ce,
+             lambda t: L.z_loss(t["logits"]),
+             lambda t: torch.logsumexp(t["logits"], 1).square().mean(),
+             ("logits",), "one logit of ±1e4 per row"),
     ]
     return {c.key: c for c in out}
 

@@ -29,11 +29,18 @@ class Sizes:
     gp: tuple[int, int]  #: gradient-penalty samples (N, D)
     hidden: int  #: the critic's hidden width
     tasks: int  #: losses combined by the composite losses
+    #: language models: tokens (default ``rows``), vocabulary (default ``classes``) and hidden width
+    #: (default ``dim``) of linear_cross_entropy
+    tokens: int | None = None
+    vocab: int | None = None
+    width: int | None = None
 
 
 SIZES = {
-    "full": Sizes(1_000_000, 8192, 1000, 8192, 128, 200_000, (64, 1, 125, 125), (4096, 256), 256, 4),
-    "quick": Sizes(100_000, 1024, 1000, 1024, 128, 20_000, (16, 1, 80, 80), (512, 256), 256, 4),
+    "full": Sizes(1_000_000, 8192, 1000, 8192, 128, 200_000, (64, 1, 125, 125), (4096, 256), 256, 4,
+                  tokens=4096, vocab=32_000, width=256),
+    "quick": Sizes(100_000, 1024, 1000, 1024, 128, 20_000, (16, 1, 80, 80), (512, 256), 256, 4,
+                   tokens=1024, vocab=32_000, width=256),
     # "batch32": a batch of 32 rows, the size of the book's demos and of an RL
     # update: little to compute, so the fixed cost per call shows
     "batch32": Sizes(32, 32, 10, 32, 8, 32, (32, 1, 4, 4), (32, 8), 8, 4),
@@ -397,3 +404,15 @@ def make_margin(s, gen, variant):
         emb = 1e3 * torch.where((torch.arange(s.emb) % 2 == 0).unsqueeze(1), weight[labels], emb)
         emb[1] = 0.0
     return {"embeddings": emb, "weight": weight, "labels": labels}
+
+
+def make_lm(s, gen, variant):
+    """Hidden states (N, D), an unembedding (V, D) and bias, next tokens with one in 8 ignored (-100)."""
+    n = s.tokens if s.tokens is not None else s.rows
+    v = s.vocab if s.vocab is not None else s.classes
+    d = s.width if s.width is not None else s.dim
+    hidden = _randn(gen, n, d) * (1.0 if variant == "ordinary" else 30.0)  # extreme: logits in the hundreds
+    weight = _randn(gen, v, d) / d**0.5
+    target = torch.randint(0, v, (n,), generator=gen)
+    target = torch.where(torch.arange(n) % 8 == 3, -100, target)
+    return {"hidden": hidden, "weight": weight, "bias": 0.1 * _randn(gen, v), "target": target}

@@ -29,6 +29,7 @@ from .classification import (
     softmax_focal,
 )
 from .composite import UncertaintyWeighting, weighted_sum
+from .language_model import linear_cross_entropy, perplexity, softcap, z_loss
 from .metric import contrastive, triplet
 from .probabilistic import beta_nll, gaussian_nll, poisson_nll, quantile
 from .post_training import distillation_kl, dpo_loss, ipo_loss, jsd, simpo_loss
@@ -101,5 +102,9 @@ __all__ = sorted(
         "cosface",
         "ArcFace",
         "CosFace",
+        "linear_cross_entropy",
+        "perplexity",
+        "softcap",
+        "z_loss",
     ]
 )

@@ -360,6 +360,36 @@ def check_index_target(scores: torch.Tensor, target: object, name: str, ignore_i
     check_class_indices(target, scores.shape[1], ignore_index=ignore_index)
 
 
+def check_normalizer(normalizer: object, reduction: str) -> float | torch.Tensor | None:
+    """``None``, a finite number > 0, or a 0-d real tensor whose value is > 0 (a value check).
+
+    The divisor of ``reduction="mean"`` in place of the local count of targets
+    (micro-batches and processes share one, the count over all of them), so
+    it is refused with any other reduction.
+    """
+    if normalizer is None:
+        return None
+    if reduction != "mean":
+        raise ValueError(f"normalizer divides the sum of reduction='mean' only, got reduction={reduction!r}")
+    if not isinstance(normalizer, torch.Tensor):
+        return check_positive(normalizer, "normalizer")
+    if normalizer.dim() != 0 or normalizer.dtype == torch.bool or normalizer.is_complex():
+        raise ValueError(
+            f"normalizer must be a number or a 0-d real tensor, got a tensor of shape "
+            f"{tuple(normalizer.shape)} and dtype {normalizer.dtype}"
+        )
+    if _value_checks_enabled:
+        require_values(normalizer > 0, normalizer.reshape(1), "normalizer", "be > 0")
+    return normalizer
+
+
+def divide_by_normalizer(total: torch.Tensor, normalizer: float | torch.Tensor) -> torch.Tensor:
+    """``total / normalizer`` in ``total``'s dtype (a checked :func:`check_normalizer` value)."""
+    if isinstance(normalizer, torch.Tensor):
+        return total / normalizer.to(device=total.device, dtype=total.dtype)
+    return total / normalizer
+
+
 def check_class_weight(weight: object, scores: torch.Tensor, name: str) -> torch.Tensor | None:
     """``None`` or a floating ``(C,)`` tensor on the device and in the dtype of ``scores`` (called ``name``)."""
     if weight is None:

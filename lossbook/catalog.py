@@ -17,6 +17,7 @@ from . import (
     boxes,
     classification,
     composite,
+    language_model,
     metric,
     post_training,
     probabilistic,
@@ -69,6 +70,7 @@ _MODULES = {
     "post_training": post_training,
     "composite": composite,
     "robust": robust,
+    "language_model": language_model,
 }
 
 
@@ -493,6 +495,22 @@ RECORDS: tuple[LossRecord, ...] = (
         formula=r"\rho(x, \alpha, c) + \log c + \log Z(\alpha)",
         task="regression where the right robustness is unknown", sources=("002",), counterpart=None,
         paper="Barron (2019), A General and Adaptive Robust Loss Function",
+    ),
+    _record(
+        "language_model", "book/language_models",
+        key="linear_cross_entropy", name="Linear cross-entropy (chunked)", chinese="线性交叉熵（分块）",
+        formula=r"-w_y \log \frac{e^{(Wh+b)_y}}{\sum_v e^{(Wh+b)_v}} \;(+\,\lambda\, \mathrm{lse}^2)",
+        task="language models: next-token cross-entropy over a large vocabulary without the logits in memory",
+        sources=(), counterpart="torch.nn.functional.linear_cross_entropy",
+        paper="Wijmans et al. (2025), Cut Your Losses in Large-Vocabulary Language Models",
+    ),
+    _record(
+        "language_model", "book/language_models",
+        key="z_loss", name="Z-loss (log-normaliser penalty)", chinese="z-损失（对数归一化项惩罚）",
+        formula=r"\Big(\log \sum_c e^{z_c}\Big)^2",
+        task="language models: keeps the softmax normaliser near 1 (added with a small weight)",
+        sources=(), counterpart=None,
+        paper="Chowdhery et al. (2022), PaLM: Scaling Language Modeling with Pathways",
     ),
 )
 

@@ -9,6 +9,7 @@ test_classification_properties.py.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 import lossbook
 from bad_input import (
-    argument_params, bad_input_tests, value_params,
+    ValueCase, argument_params, bad_input_tests, value_params,
     broadcast_weight_cases, class_index_value_cases, class_pair_cases, class_score_cases,
     class_weight_cases, index_target_cases, number_cases, pair_cases, sign_value_cases,
     unit_interval_value_cases, unit_parameter_cases,
@@ -184,6 +185,38 @@ def test_every_target_ignored_gives_zero_where_pytorch_gives_nan(key, weighted):
                                    torch.zeros(()) if reduction == "sum" else torch.zeros(NC[0]), check_dtype=False)
 
 
+@pytest.mark.parametrize("normalizer", [6.5, 3, "tensor"])
+@pytest.mark.parametrize("ref", [r for r in REFERENCE["cross_entropy"] if r.id in (
+    "index", "weight", "ignore_index", "label_smoothing", "label_smoothing-NCHW", "probs", "probs-weight-smoothing")],
+    ids=lambda r: r.id)
+def test_cross_entropy_normalizer_divides_the_sum(ref, normalizer):
+    # with "mean", the (weighted) sum over the normalizer instead of the local denominator
+    args, kwargs = ref.make(F64)
+    z = args[0].clone().requires_grad_(True)
+    norm = torch.tensor(4.25, dtype=F64) if normalizer == "tensor" else normalizer
+    got = lossbook.cross_entropy(z, args[1], normalizer=norm, **kwargs)
+    want = F.cross_entropy(z, args[1], reduction="sum", **kwargs) / (4.25 if normalizer == "tensor" else normalizer)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(torch.autograd.grad(got, z)[0], torch.autograd.grad(want, z)[0])
+    assert lossbook.cross_entropy(z.float(), args[1] if not args[1].is_floating_point() else args[1].float(),
+                                  normalizer=norm, **{k: v.float() if isinstance(v, torch.Tensor) else v
+                                                      for k, v in kwargs.items()}).dtype == F32
+
+
+def test_cross_entropy_normalizer_makes_micro_batches_add_up():
+    z, y = logits((12, 4)), indices((12,), 4, ignore=-100)
+    y[:5] = -100  # the first micro-batch holds more ignored targets than the others
+    w = class_weight(4)
+    whole = lossbook.cross_entropy(z, y, weight=w)
+    keep = y != -100
+    total_weight = w[y[keep]].sum()
+    parts = [lossbook.cross_entropy(z[i:i + 4], y[i:i + 4], weight=w, normalizer=total_weight) for i in (0, 4, 8)]
+    torch.testing.assert_close(sum(parts), whole)
+    means = [lossbook.cross_entropy(z[i:i + 4], y[i:i + 4], weight=w) for i in (0, 4, 8)]
+    assert abs(sum(means) / 3 - whole) > 1e-3  # per-micro-batch means weigh targets unequally
+    assert lossbook.cross_entropy(z, torch.full((12,), -100), normalizer=5.0).item() == 0.0
+
+
 # ==========================================================================
 # GRADCHECK: key -> [(id, make(float64), number of leading args to differentiate, has a
 # second derivative)]. Targets are differentiated only where a perturbation keeps them valid.
@@ -341,7 +374,15 @@ BAD_INPUT = {
     "cross_entropy": _index_loss_cases("cross_entropy", "logits", float_is_probs=True)
     + class_pair_cases(("logits", "target"), int_target=False)
     + unit_parameter_cases("label_smoothing", args=(_S, _Y))
-    + unit_interval_value_cases((_X, _T), 1, "target"),
+    + unit_interval_value_cases((_X, _T), 1, "target")
+    + [(f"normalizer={v!r}", (_S, _Y), {"normalizer": v}, e, m) for v, e, m in (
+        (0, ValueError, r"^normalizer must be > 0, got 0$"), (-1.5, ValueError, r"^normalizer must be > 0"),
+        (math.inf, ValueError, r"^normalizer must be finite"), ("2", TypeError, r"^normalizer must be a real number"),
+        (torch.ones(1), ValueError, r"^normalizer must be a number or a 0-d real tensor, got a tensor of shape \(1,\)"))]
+    + [("normalizer-with-sum", (_S, _Y), {"normalizer": 2.0, "reduction": "sum"}, ValueError,
+        r"^normalizer divides the sum of reduction='mean' only, got reduction='sum'$")]
+    + [ValueCase(f"normalizer=tensor({v})", (_S, _Y), {"normalizer": torch.tensor(v)}, ValueError,
+                 rf"^normalizer must be > 0, got values such as \[{shown}\]$") for v, shown in ((0.0, r"0\.0"), (-2.0, r"-2\.0"))],
     "nll": _index_loss_cases("nll", "log_probs"),
     "binary_cross_entropy": pair_cases(("probs", "target"))
     + broadcast_weight_cases("weight", (_T, _T), "probs")

@@ -24,6 +24,7 @@ def cross_entropy(
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
+    normalizer: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
     r"""Softmax cross-entropy between logits and class indices or class probabilities.
 
@@ -47,6 +48,13 @@ def cross_entropy(
     when none count, where PyTorch returns NaN. Computed by the log-sum-exp form (PyTorch's fused kernel), so large
     logits neither overflow nor give ``log(0)``.
 
+    ``normalizer`` (with ``"mean"`` only) divides the (weighted) sum by the
+    given number instead of the local denominator: under gradient
+    accumulation or data parallelism, pass the count (or total weight) of
+    the counted targets over all micro-batches and processes, so that each
+    token weighs the same and the parts' losses add up to the whole batch's
+    mean.
+
     Matches :func:`torch.nn.functional.cross_entropy` (same defaults).
 
     Value checks (on by default) read the class indices (or target
@@ -61,6 +69,8 @@ def cross_entropy(
         ignore_index: index target value that contributes nothing.
         label_smoothing: :math:`\varepsilon` in [0, 1].
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        normalizer: with ``"mean"``, the divisor of the (weighted) sum in
+            place of the local denominator: a number or a 0-d tensor, > 0.
 
     Returns:
         A scalar, or for ``"none"`` a tensor of shape ``(N, d1, ...)``.
@@ -91,15 +101,21 @@ def cross_entropy(
     eps = _core.check_nonnegative(label_smoothing, "label_smoothing")
     if eps > 1:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    norm = _core.check_normalizer(normalizer, reduction)
     if isinstance(target, torch.Tensor) and target.is_floating_point():
         _core.check_pair(logits, target, ("logits", "target"))
         _core.check_unit_interval(target, "target")
+        if norm is not None:
+            total = F.cross_entropy(logits, target, weight=w, label_smoothing=eps, reduction="sum")
+            return _core.divide_by_normalizer(total, norm)
         return F.cross_entropy(
             logits, target, weight=w, label_smoothing=eps,
             reduction=_core.kernel_reduction(reduction, target.numel()),
         )
     _core.check_index_target(logits, target, "logits", ignore_index)
     kw = dict(weight=w, ignore_index=ignore_index, label_smoothing=eps)
+    if norm is not None:
+        return _core.divide_by_normalizer(F.cross_entropy(logits, target, reduction="sum", **kw), norm)
     if reduction != "mean":
         return F.cross_entropy(logits, target, reduction=reduction, **kw)
     if eps == 0:
