@@ -34,11 +34,15 @@ class Sizes:
     tokens: int | None = None
     vocab: int | None = None
     width: int | None = None
+    #: rows of the representation losses, which compare every row with every other (default ``emb``)
+    pairs: int | None = None
 
 
 SIZES = {
+    # (a loss of every pair of 8192 rows, or logits of 4096 tokens x 32,000 words, takes seconds a
+    # call on one CPU thread: those sizes are scaled down to keep the run to minutes)
     "full": Sizes(1_000_000, 8192, 1000, 8192, 128, 200_000, (64, 1, 125, 125), (4096, 256), 256, 4,
-                  tokens=4096, vocab=32_000, width=256),
+                  tokens=1024, vocab=8192, width=128, pairs=2048),
     "quick": Sizes(100_000, 1024, 1000, 1024, 128, 20_000, (16, 1, 80, 80), (512, 256), 256, 4,
                    tokens=1024, vocab=32_000, width=256),
     # "batch32": a batch of 32 rows, the size of the book's demos and of an RL
@@ -354,11 +358,12 @@ def make_simpo(s, gen, variant):
 def _views(s, gen, variant):
     """Two (emb, dim) views: the second near the first; extreme: scale 1e3, every third row of the
     second view identical to the first's, and a zero row in each."""
-    x = _randn(gen, s.emb, s.dim)
-    y = x + 0.5 * _randn(gen, s.emb, s.dim)
+    n = s.pairs or s.emb
+    x = _randn(gen, n, s.dim)
+    y = x + 0.5 * _randn(gen, n, s.dim)
     if variant == "extreme":
         x, y = 1e3 * x, 1e3 * y
-        same = (torch.arange(s.emb) % 3 == 0).unsqueeze(1)
+        same = (torch.arange(n) % 3 == 0).unsqueeze(1)
         y = torch.where(same, x, y)
         x[1], y[2] = 0.0, 0.0
     return x, y
@@ -390,7 +395,7 @@ def make_image_text(s, gen, variant):
 
 def make_supcon(s, gen, variant):
     x, _ = _views(s, gen, variant)
-    out = {"features": x, "labels": torch.randint(0, 3, (s.emb,), generator=gen)}
+    out = {"features": x, "labels": torch.randint(0, 3, (x.shape[0],), generator=gen)}
     if variant == "extreme":
         out["temperature"] = 1e-4
     return out
