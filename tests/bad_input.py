@@ -360,7 +360,11 @@ def bad_input_tests(losses, table, *, finite=False):
     def test_bad_input(key, args, kwargs, error, match, checks):
         assert_argument_error(losses[key], args, kwargs, error, match, checks)
 
-    @pytest.mark.parametrize("key, case", value_params(table))
+    value_cases = value_params(table)
+    if not value_cases:  # no loss of the family reads tensor values: no test (rather than an empty, skipped one)
+        return test_bad_input, None
+
+    @pytest.mark.parametrize("key, case", value_cases)
     def test_value_range_checks(key, case):
         assert_value_case(losses[key], case, finite=finite)
 
